@@ -1,0 +1,277 @@
+// The harness's own checks (HARNESS-01 ... HARNESS-07): run the demo programs
+// as child processes and assert the exact KTAP lines and exit codes. Every
+// failure mode of a test (failed EXPECT/ASSERT, crash, abort, timeout, missing
+// signal, wrong errno, XPASS) must come out as a failure here; a harness that
+// passed everything would fail these checks.
+#include "gmem/util/ktap.hpp"
+#include "gmem/util/process.hpp"
+#include "harness/harness.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct DemoRun {
+    gmem::util::ProcessResult proc;
+    gmem::ktap::Document doc;
+};
+
+DemoRun run_demo(const char* path, std::vector<std::string> args = {}) {
+    args.insert(args.begin(), path);
+    // Sanitizer runtimes would turn SIGSEGV into a report and exit(1); the
+    // checks want to see the harness's handling of a real crash.
+    DemoRun r{gmem::util::run_capture(
+                  args, {"ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:handle_abort=0:detect_leaks=0"}),
+              {}};
+    r.doc = gmem::ktap::parse(r.proc.out);
+    return r;
+}
+
+const gmem::ktap::TestResult* find(const DemoRun& r, const std::string& name) {
+    for (const auto& t : r.doc.tests)
+        if (t.name == name) return &t;
+    return nullptr;
+}
+
+bool has_diag(const gmem::ktap::TestResult& t, const std::string& needle) {
+    return std::any_of(t.diagnostics.begin(), t.diagnostics.end(),
+                       [&](const std::string& d) { return d.find(needle) != std::string::npos; });
+}
+
+bool has_line(const std::string& out, const std::string& line) {
+    size_t pos = 0;
+    while ((pos = out.find(line, pos)) != std::string::npos) {
+        const bool starts = pos == 0 || out[pos - 1] == '\n';
+        const size_t end = pos + line.size();
+        if (starts && (end == out.size() || out[end] == '\n')) return true;
+        ++pos;
+    }
+    return false;
+}
+
+std::vector<std::string> names_of(const DemoRun& r) {
+    std::vector<std::string> n;
+    for (const auto& t : r.doc.tests) n.push_back(t.name);
+    return n;
+}
+
+// The demo's full, stable list of test names, in run order.
+const std::vector<std::string> demo_names = {
+    "global.passes",
+    "global.expect_fails_and_continues",
+    "global.assert_fails_and_stops",
+    "global.skips",
+    "global.crashes_with_segv",
+    "global.aborts",
+    "global.hangs",
+    "global.expected_sigbus_raised",
+    "global.expected_sigbus_missing",
+    "global.errno_as_expected",
+    "global.errno_wrong_value",
+    "global.errno_but_success",
+    "global.ok_but_failed",
+    "global.unknown_behaviour_id",
+    "global.throws_exception",
+    "global.child_fails",
+    "global.trace_context",
+    "global.observes",
+    "fx.small.assert_fails_teardown_runs",
+    "fx.small.passes",
+    "fx.small.known_bug",
+    "fx.large.assert_fails_teardown_runs",
+    "fx.large.passes",
+    "fx.large.known_bug",
+};
+
+} // namespace
+
+TEST(exit_codes_and_results, "HARNESS-01") {
+    const DemoRun all = run_demo(DEMO_MIXED);
+    EXPECT_EQ(all.proc.exit_code, 1);
+    EXPECT_EQ(run_demo(DEMO_PASS).proc.exit_code, 0);
+    EXPECT_EQ(run_demo(DEMO_SKIP).proc.exit_code, 4);
+
+    for (const char* line : {
+             "ok 1 global.passes",
+             "not ok 2 global.expect_fails_and_continues",
+             "not ok 3 global.assert_fails_and_stops",
+             "ok 4 global.skips # SKIP no frobnicator on this machine",
+             "not ok 5 global.crashes_with_segv",
+             "not ok 6 global.aborts",
+             "not ok 7 global.hangs # TIMEOUT 1 seconds",
+             "ok 8 global.expected_sigbus_raised",
+             "not ok 9 global.expected_sigbus_missing",
+             "ok 10 global.errno_as_expected",
+             "not ok 11 global.errno_wrong_value",
+             "not ok 12 global.errno_but_success",
+             "not ok 13 global.ok_but_failed",
+             "not ok 14 global.unknown_behaviour_id",
+             "not ok 15 global.throws_exception",
+             "not ok 16 global.child_fails",
+             "not ok 17 global.trace_context",
+             "ok 18 global.observes",
+             "not ok 19 fx.small.assert_fails_teardown_runs",
+             "ok 20 fx.small.passes",
+             "ok 21 fx.small.known_bug # XFAIL known bug in small",
+             "not ok 22 fx.large.assert_fails_teardown_runs",
+             "ok 23 fx.large.passes",
+             "not ok 24 fx.large.known_bug # XPASS fixed in large",
+             "# Totals: pass:6 fail:15 xfail:1 xpass:1 skip:1 error:0",
+         }) {
+        HARNESS_TRACE("line '%s'", line);
+        EXPECT_TRUE(has_line(all.proc.out, line));
+    }
+    // Messages that say what failed, with both sides and errno names.
+    const auto* t = find(all, "global.errno_wrong_value");
+    ASSERT_NE(t, nullptr);
+    EXPECT_TRUE(has_diag(*t, "Expected ::close(-1) to fail with EINVAL (Invalid argument), got "
+                             "EBADF (Bad file descriptor)"));
+    t = find(all, "global.errno_but_success");
+    ASSERT_NE(t, nullptr);
+    EXPECT_TRUE(has_diag(*t, "to fail with EPERM (Operation not permitted), got success: "));
+    t = find(all, "global.ok_but_failed");
+    ASSERT_NE(t, nullptr);
+    EXPECT_TRUE(has_diag(*t, "::close(-1) failed: EBADF (Bad file descriptor)"));
+    t = find(all, "global.assert_fails_and_stops");
+    ASSERT_NE(t, nullptr);
+    EXPECT_TRUE(has_diag(*t, "Expected size (4096 (0x1000)) == 4097u (4097 (0x1001))"));
+    t = find(all, "global.unknown_behaviour_id");
+    ASSERT_NE(t, nullptr);
+    EXPECT_TRUE(has_diag(*t, "unknown behaviour ID(s) NOPE-99"));
+    t = find(all, "global.throws_exception");
+    ASSERT_NE(t, nullptr);
+    EXPECT_TRUE(has_diag(*t, "uncaught exception in test: boom"));
+    t = find(all, "global.child_fails");
+    ASSERT_NE(t, nullptr);
+    EXPECT_TRUE(has_diag(*t, "Expected 3 (3) == 4 (4)"));
+    t = find(all, "global.trace_context");
+    ASSERT_NE(t, nullptr);
+    EXPECT_TRUE(has_diag(*t, "with flag bit 5"));
+    t = find(all, "global.observes");
+    ASSERT_NE(t, nullptr);
+    EXPECT_TRUE(has_diag(*t, "observe: a value no document settles: 7"));
+}
+
+TEST(ktap_parses_with_stable_names, "HARNESS-02") {
+    const DemoRun all = run_demo(DEMO_MIXED);
+    for (const auto& e : all.doc.errors) TH_LOG("KTAP error: %s", e.c_str());
+    EXPECT_TRUE(all.doc.errors.empty());
+    EXPECT_STREQ(all.doc.version, "KTAP version 1");
+    ASSERT_TRUE(all.doc.plan.has_value());
+    EXPECT_EQ(*all.doc.plan, demo_names.size());
+    EXPECT_TRUE(names_of(all) == demo_names);
+    // -l gives the same names, in the same order, with the declared IDs.
+    const auto listed = gmem::util::run_capture({DEMO_MIXED, "-l"});
+    EXPECT_EQ(listed.exit_code, 0);
+    std::string expect_list;
+    for (const auto& n : demo_names)
+        expect_list += n + "\t" + (n == "global.unknown_behaviour_id" ? "NOPE-99" : "") + "\n";
+    EXPECT_STREQ(listed.out, expect_list);
+    // Our own IDs are echoed in the KTAP for the report.
+    const auto self = gmem::util::run_capture({DEMO_PASS});
+    EXPECT_TRUE(gmem::ktap::parse(self.out).errors.empty());
+}
+
+TEST(crash_fails_alone, "HARNESS-03") {
+    const DemoRun r = run_demo(DEMO_MIXED, {"-r", "global.crashes_with_segv", "-r",
+                                            "global.aborts", "-r", "global.passes"});
+    EXPECT_EQ(r.proc.exit_code, 1);
+    ASSERT_EQ(r.doc.tests.size(), 3u);
+    const auto* segv = find(r, "global.crashes_with_segv");
+    const auto* abrt = find(r, "global.aborts");
+    const auto* pass = find(r, "global.passes");
+    ASSERT_NE(segv, nullptr);
+    ASSERT_NE(abrt, nullptr);
+    ASSERT_NE(pass, nullptr);
+    EXPECT_FALSE(segv->ok);
+    EXPECT_TRUE(has_diag(*segv, "Test terminated unexpectedly by SIGSEGV (Segmentation fault)"));
+    EXPECT_FALSE(abrt->ok);
+    EXPECT_TRUE(has_diag(*abrt, "Test terminated unexpectedly by SIGABRT (Aborted)"));
+    EXPECT_TRUE(pass->ok);
+}
+
+TEST(hang_is_killed_at_timeout, "HARNESS-04") {
+    const auto start = std::chrono::steady_clock::now();
+    const DemoRun r = run_demo(DEMO_MIXED, {"-r", "global.hangs"});
+    const auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(r.proc.exit_code, 1);
+    EXPECT_TRUE(has_line(r.proc.out, "not ok 1 global.hangs # TIMEOUT 1 seconds"));
+    EXPECT_TRUE(has_line(r.proc.out, "# global.hangs: Test terminated by timeout"));
+    // Killed at its 1 s timeout, not at ours.
+    EXPECT_LT(secs, 10.0);
+}
+
+TEST(teardown_after_failed_assert, "HARNESS-05") {
+    const DemoRun r = run_demo(DEMO_MIXED, {"-f", "fx", "-r", "global.assert_fails_and_stops",
+                                            "-r", "global.expect_fails_and_continues"});
+    const auto* small = find(r, "fx.small.assert_fails_teardown_runs");
+    const auto* large = find(r, "fx.large.assert_fails_teardown_runs");
+    ASSERT_NE(small, nullptr);
+    ASSERT_NE(large, nullptr);
+    EXPECT_FALSE(small->ok);
+    EXPECT_TRUE(has_diag(*small, "teardown ran with value 2"));
+    EXPECT_TRUE(has_diag(*large, "teardown ran with value 101"));
+    // ASSERT stops the body; EXPECT does not.
+    const auto* stops = find(r, "global.assert_fails_and_stops");
+    const auto* goes_on = find(r, "global.expect_fails_and_continues");
+    ASSERT_NE(stops, nullptr);
+    ASSERT_NE(goes_on, nullptr);
+    EXPECT_FALSE(has_diag(*stops, "must not be reached"));
+    EXPECT_TRUE(has_diag(*goes_on, "reached after the failed EXPECT"));
+}
+
+TEST(expected_signal, "HARNESS-06") {
+    const DemoRun r = run_demo(DEMO_MIXED, {"-r", "global.expected_sigbus_raised", "-r",
+                                            "global.expected_sigbus_missing"});
+    const auto* raised = find(r, "global.expected_sigbus_raised");
+    const auto* missing = find(r, "global.expected_sigbus_missing");
+    ASSERT_NE(raised, nullptr);
+    ASSERT_NE(missing, nullptr);
+    EXPECT_TRUE(raised->ok);
+    EXPECT_FALSE(missing->ok);
+    EXPECT_TRUE(has_diag(*missing, "to raise SIGBUS (Bus error), it completed without one"));
+}
+
+TEST(command_line, "HARNESS-07") {
+    auto names = [](std::vector<std::string> args) {
+        return names_of(run_demo(DEMO_MIXED, std::move(args)));
+    };
+    using V = std::vector<std::string>;
+    EXPECT_TRUE(names({"-t", "passes"}) ==
+                (V{"global.passes", "fx.small.passes", "fx.large.passes"}));
+    // The first option that matches decides, as in kselftest: to keep
+    // variant large without two of its tests, the excludes come first.
+    EXPECT_TRUE(names({"-T", "known_bug", "-T", "assert_fails_teardown_runs", "-v", "large"}) ==
+                (V{"fx.large.passes"}));
+    EXPECT_TRUE(names({"-T", "passes", "-v", "large", "-T", "known_bug"}) ==
+                (V{"fx.large.assert_fails_teardown_runs", "fx.large.known_bug"}));
+    EXPECT_TRUE(names({"-V", "small", "-T", "known_bug", "-T", "assert_fails_teardown_runs",
+                       "-f", "fx"}) == (V{"fx.large.passes"}));
+    EXPECT_TRUE(names({"-r", "fx.small.passes"}) == (V{"fx.small.passes"}));
+    // Only excludes: everything else runs.
+    const V no_global = names({"-F", "global", "-T", "known_bug", "-T",
+                               "assert_fails_teardown_runs"});
+    EXPECT_TRUE(no_global == (V{"fx.small.passes", "fx.large.passes"}));
+
+    // Bad command lines: usage on stderr, exit 2, nothing run (no KTAP).
+    for (const V& bad : {V{"-x"}, V{"-t"}, V{"-r", "no.such.test"}, V{"extra"}, V{"-r", ""}}) {
+        HARNESS_TRACE("args '%s'", bad[0].c_str());
+        const auto p = gmem::util::run_capture([&] {
+            V a{DEMO_MIXED};
+            a.insert(a.end(), bad.begin(), bad.end());
+            return a;
+        }());
+        EXPECT_EQ(p.exit_code, 2);
+        EXPECT_STREQ(p.out, "");
+        EXPECT_TRUE(p.err.find("Usage:") != std::string::npos ||
+                    p.err.find("no test matches") != std::string::npos);
+    }
+    const auto help = gmem::util::run_capture({DEMO_MIXED, "-h"});
+    EXPECT_EQ(help.exit_code, 0);
+    EXPECT_NE(help.out.find("-r name  run specified test"), std::string::npos);
+}
+
+TEST_HARNESS_MAIN
