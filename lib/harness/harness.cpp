@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string>
@@ -379,6 +380,25 @@ std::vector<Selected> all_tests() {
     return out;
 }
 
+// The fds this process has open, with what they point at.
+std::vector<std::pair<int, std::string>> open_fds() {
+    std::vector<std::pair<int, std::string>> fds;
+    DIR* d = ::opendir("/proc/self/fd");
+    if (!d) return fds;
+    const int self = ::dirfd(d);
+    while (const dirent* e = ::readdir(d)) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        const int fd = std::atoi(e->d_name);
+        if (fd == self) continue;
+        char target[512] = {};
+        const std::string link = std::string("/proc/self/fd/") + e->d_name;
+        const ssize_t n = ::readlink(link.c_str(), target, sizeof(target) - 1);
+        fds.emplace_back(fd, n > 0 ? std::string(target, static_cast<size_t>(n)) : "?");
+    }
+    ::closedir(d);
+    return fds;
+}
+
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
 double now_s() {
@@ -427,8 +447,17 @@ Outcome run_one(const Selected& s, SharedResult* shared) {
         ::setpgid(0, 0);
         g_state = TestState{};
         g_state.test_pid = ::getpid();
+        const auto fds_before = open_fds();
         s.test->thunk(s.variant ? s.variant->data : nullptr);
         if (::getpid() == g_state.test_pid) {
+            // Tests must leave no fd open: RAII owns every fd, mapping, VM and vCPU.
+            for (const auto& [fd, target] : open_fds()) {
+                bool known = false;
+                for (const auto& b : fds_before) known |= b.first == fd;
+                if (!known)
+                    fail_here(nullptr, 0,
+                              strf("test left fd %d open (%s)", fd, target.c_str()), false);
+            }
             shared->failed = g_state.failed;
             shared->skipped = g_state.skipped && !g_state.failed;
             shared->observed = g_state.observed;

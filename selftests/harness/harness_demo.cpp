@@ -77,6 +77,8 @@ TEST(trace_context, "") {
     EXPECT_EQ(1, 2);
 }
 
+TEST(leaks_fd, "") { (void)::dup(1); }
+
 TEST(observes, "") { OBSERVE("a value no document settles: %d", 7); }
 
 FIXTURE(fx) {

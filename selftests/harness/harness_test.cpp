@@ -77,6 +77,7 @@ const std::vector<std::string> demo_names = {
     "global.throws_exception",
     "global.child_fails",
     "global.trace_context",
+    "global.leaks_fd",
     "global.observes",
     "fx.small.assert_fails_teardown_runs",
     "fx.small.passes",
@@ -112,14 +113,15 @@ TEST(exit_codes_and_results, "HARNESS-01") {
              "not ok 15 global.throws_exception",
              "not ok 16 global.child_fails",
              "not ok 17 global.trace_context",
-             "ok 18 global.observes",
-             "not ok 19 fx.small.assert_fails_teardown_runs",
-             "ok 20 fx.small.passes",
-             "ok 21 fx.small.known_bug # XFAIL known bug in small",
-             "not ok 22 fx.large.assert_fails_teardown_runs",
-             "ok 23 fx.large.passes",
-             "not ok 24 fx.large.known_bug # XPASS fixed in large",
-             "# Totals: pass:6 fail:15 xfail:1 xpass:1 skip:1 error:0",
+             "not ok 18 global.leaks_fd",
+             "ok 19 global.observes",
+             "not ok 20 fx.small.assert_fails_teardown_runs",
+             "ok 21 fx.small.passes",
+             "ok 22 fx.small.known_bug # XFAIL known bug in small",
+             "not ok 23 fx.large.assert_fails_teardown_runs",
+             "ok 24 fx.large.passes",
+             "not ok 25 fx.large.known_bug # XPASS fixed in large",
+             "# Totals: pass:6 fail:16 xfail:1 xpass:1 skip:1 error:0",
          }) {
         HARNESS_TRACE("line '%s'", line);
         EXPECT_TRUE(has_line(all.proc.out, line));
@@ -150,6 +152,9 @@ TEST(exit_codes_and_results, "HARNESS-01") {
     t = find(all, "global.trace_context");
     ASSERT_NE(t, nullptr);
     EXPECT_TRUE(has_diag(*t, "with flag bit 5"));
+    t = find(all, "global.leaks_fd");
+    ASSERT_NE(t, nullptr);
+    EXPECT_TRUE(has_diag(*t, "test left fd "));
     t = find(all, "global.observes");
     ASSERT_NE(t, nullptr);
     EXPECT_TRUE(has_diag(*t, "observe: a value no document settles: 7"));
