@@ -187,8 +187,8 @@ template <class T> CallOutcome outcome_of(const T& r, int saved_errno) {
     using U = std::remove_cvref_t<T>;
     if constexpr (requires { r.has_value(); r.error(); }) {
         if (r.has_value()) {
-            if constexpr (requires { *r; }) return {true, 0, "success: " + show(*r)};
-            else return {true, 0, "success"};
+            if constexpr (std::is_void_v<typename U::value_type>) return {true, 0, "success"};
+            else return {true, 0, "success: " + show(*r)};
         }
         if constexpr (std::is_same_v<std::remove_cvref_t<decltype(r.error())>, gmem::Errno>)
             return {false, r.error().code, ""};
