@@ -1,0 +1,119 @@
+// Shared by the guest_memfd file, mapping, fallocate and memslot programs: the
+// sweep over VM types x creation flags (as upstream's guest_memfd_test.c sweeps
+// them), a fixture setup that gates on the sweep point, and byte-pattern
+// helpers that are safe to run inside EXPECT_SIGNAL (no destructors).
+#pragma once
+
+#include "gmem/test.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <linux/falloc.h>
+#include <optional>
+#include <string>
+
+namespace gmem_test {
+
+using gmem::kvm::GuestMemfd;
+using gmem::kvm::Kvm;
+using gmem::kvm::Need;
+using gmem::kvm::Vm;
+
+inline constexpr std::uint64_t flag_mmap = gmem::uapi::guest_memfd_flag_mmap;
+inline constexpr std::uint64_t flag_shared =
+    gmem::uapi::guest_memfd_flag_mmap | gmem::uapi::guest_memfd_flag_init_shared;
+
+inline std::size_t page() {
+    return gmem::page_size();
+}
+inline off_t opage() {
+    return static_cast<off_t>(gmem::page_size());
+}
+
+// The creation flag sets a VM type may offer: none, MMAP, MMAP|INIT_SHARED
+// (INIT_SHARED is never offered without MMAP, CAP-03).
+inline bool has_mmap(std::uint64_t flags) {
+    return (flags & flag_mmap) != 0;
+}
+inline bool has_shared(std::uint64_t flags) {
+    return (flags & flag_shared) == flag_shared;
+}
+
+// "no flags", "MMAP", "MMAP|INIT_SHARED" for SKIP reasons and messages.
+inline std::string flags_text(std::uint64_t flags) {
+    return flags == 0 ? std::string("no flags") : gmem::kvm::gmem_flags_name(flags);
+}
+
+// Opens /dev/kvm and creates a VM of the variant's type, after SKIPping with
+// the probe's reason when the type, guest_memfd (CAP-02) or the flags are not
+// offered. Call from FIXTURE_SETUP.
+#define GMEM_SETUP_VM(self, variant)                                                               \
+    do {                                                                                           \
+        REQUIRE(::gmem_test::Need().gmem_flags((variant)->vm_type, (variant)->flags));             \
+        (self)->kvm.emplace(::gmem_test::Kvm::open());                                             \
+        (self)->vm = (self)->kvm->create_vm((variant)->vm_type);                                   \
+    } while (0)
+
+// One static variant per (x86 VM type, creation flags); names are stable, the
+// setup SKIPs those the running kernel does not offer.
+#define GMEM_VARIANTS_FOR_TYPE_(fx, tname, tnum)                                                   \
+    FIXTURE_VARIANT_ADD(fx, tname##_none){.vm_type = (tnum), .flags = 0};                          \
+    FIXTURE_VARIANT_ADD(fx, tname##_mmap){.vm_type = (tnum), .flags = ::gmem_test::flag_mmap};     \
+    FIXTURE_VARIANT_ADD(fx, tname##_shared) {                                                      \
+        .vm_type = (tnum), .flags = ::gmem_test::flag_shared                                       \
+    }
+
+#define GMEM_FLAG_VARIANTS(fx)                                                                     \
+    GMEM_VARIANTS_FOR_TYPE_(fx, default_vm, ::gmem::uapi::kvm_x86_default_vm);                     \
+    GMEM_VARIANTS_FOR_TYPE_(fx, sw_protected_vm, ::gmem::uapi::kvm_x86_sw_protected_vm);           \
+    GMEM_VARIANTS_FOR_TYPE_(fx, sev_vm, ::gmem::uapi::kvm_x86_sev_vm);                             \
+    GMEM_VARIANTS_FOR_TYPE_(fx, sev_es_vm, ::gmem::uapi::kvm_x86_sev_es_vm);                       \
+    GMEM_VARIANTS_FOR_TYPE_(fx, snp_vm, ::gmem::uapi::kvm_x86_snp_vm);                             \
+    GMEM_VARIANTS_FOR_TYPE_(fx, tdx_vm, ::gmem::uapi::kvm_x86_tdx_vm)
+
+// SKIPs a check that is about another flag set than this variant's, naming
+// which variant covers the case instead.
+#define GMEM_ONLY_FOR(cond, ...)                                                                   \
+    do {                                                                                           \
+        if (!(cond)) SKIP(__VA_ARGS__);                                                            \
+    } while (0)
+
+// ---- byte patterns (plain loops: usable inside EXPECT_(NO_)SIGNAL) ----
+// Differs from byte to byte and from page to page, so a misplaced page shows.
+inline std::uint8_t pattern_at(std::size_t i, std::uint8_t seed) {
+    return static_cast<std::uint8_t>(seed + i * 7U + (i >> 12) * 13U);
+}
+inline void fill_pattern(std::uint8_t* p, std::size_t n, std::uint8_t seed, std::size_t base = 0) {
+    auto* v = static_cast<volatile std::uint8_t*>(p);
+    for (std::size_t i = 0; i < n; ++i)
+        v[i] = pattern_at(base + i, seed);
+}
+// Index of the first byte that differs from the pattern, n when none does.
+inline std::size_t pattern_mismatch(const std::uint8_t* p, std::size_t n, std::uint8_t seed,
+                                    std::size_t base = 0) {
+    const auto* v = static_cast<const volatile std::uint8_t*>(p);
+    for (std::size_t i = 0; i < n; ++i)
+        if (v[i] != pattern_at(base + i, seed)) return i;
+    return n;
+}
+// Index of the first non-zero byte, n when all are zero.
+inline std::size_t nonzero_at(const std::uint8_t* p, std::size_t n) {
+    const auto* v = static_cast<const volatile std::uint8_t*>(p);
+    for (std::size_t i = 0; i < n; ++i)
+        if (v[i] != 0) return i;
+    return n;
+}
+
+// Probes the kernel once in the parent so that the forked tests reuse the
+// answer instead of probing again each (features() caches per process).
+inline int main_with_probe(int argc, char** argv) {
+    (void)gmem::kvm::features();
+    return harness::main(argc, argv);
+}
+
+} // namespace gmem_test
+
+#define GMEM_TEST_MAIN                                                                             \
+    int main(int argc, char** argv) {                                                              \
+        return ::gmem_test::main_with_probe(argc, argv);                                           \
+    }
