@@ -49,6 +49,15 @@ void usage(FILE* out, const char* prog) {
                  "  -h, --help          this text\n\nFeatures:\n",
                  prog);
     for (const auto& f : feature_names) std::fprintf(out, "  %-22s %s\n", f.name, f.help);
+    std::fprintf(out,
+                 "\nJSON keys: kernel_release, kvm {path, usable, access, errno, reason,\n"
+                 "api_version}, page_size, gmem_attributes_cap {number, source}, system (the\n"
+                 "KVM_CAP_* answers of /dev/kvm, null if unusable), vm_types (per type: type,\n"
+                 "name, advertised, created, create_error or caps, conversion_probed,\n"
+                 "in_place_conversion, conversion_evidence, shared_gmem, private_gmem),\n"
+                 "creatable_vm_types, in_place_conversion_vm_types, kvm_module_params,\n"
+                 "thp {enabled, pmd_size}, numa_nodes, gup_test {available, detail},\n"
+                 "io_uring {available, disabled_sysctl, detail}.\n");
     std::fprintf(out, "\nGMEM_CAP_GMEM_ATTRS=N overrides the number of "
                       "KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES.\nExit 2 on a bad command line.\n");
 }

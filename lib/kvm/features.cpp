@@ -3,6 +3,7 @@
 #include "gmem/kvm/kvm.hpp"
 
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
@@ -127,18 +128,24 @@ void probe_host(Features& f) {
 } // namespace
 
 long gmem_attr_cap_number(std::string* source) {
+    std::string ignored;
     if (const char* env = std::getenv("GMEM_CAP_GMEM_ATTRS"); env && *env) {
         char* end = nullptr;
+        errno = 0;
         const long v = std::strtol(env, &end, 0);
-        if (end && *end == '\0' && v > 0) {
+        if (errno == 0 && end != env && end && *end == '\0' && v > 0 && v <= INT_MAX) {
             if (source) *source = "GMEM_CAP_GMEM_ATTRS environment variable";
             return v;
         }
+        std::string shown(env, ::strnlen(env, 40));
+        for (char& c : shown) // shown in JSON and tables: printable ASCII only
+            if (const auto u = static_cast<unsigned char>(c); u < 0x20 || u > 0x7e) c = '?';
+        ignored = "; GMEM_CAP_GMEM_ATTRS='" + shown + "' ignored: not a positive integer";
     }
 #ifdef GMEM_CAP_GMEM_ATTRS_NR
-    if (source) *source = "configure-time GMEM_CAP_GMEM_ATTRS_NR";
+    if (source) *source = "configure-time GMEM_CAP_GMEM_ATTRS_NR" + ignored;
 #else
-    if (source) *source = "default (series v8)";
+    if (source) *source = "default (series v8)" + ignored;
 #endif
     return uapi::cap::guest_memfd_memory_attributes_default;
 }
@@ -157,6 +164,34 @@ std::string Features::kvm_unusable_reason() const {
         return kvm_path + ": permission denied for uid " + std::to_string(::getuid()) + " (" +
                access_error.describe() + "); run as root or give this user access";
     case KvmAccess::error: return "cannot open " + kvm_path + ": " + access_error.describe();
+    }
+    return "unknown";
+}
+
+bool Features::shared_gmem(unsigned long type) const {
+    const VmTypeInfo* t = vm_type(type);
+    if (!t || !t->created) return false;
+    const std::uint64_t want = uapi::guest_memfd_flag_mmap | uapi::guest_memfd_flag_init_shared;
+    const auto flags = static_cast<std::uint64_t>(t->caps.guest_memfd_flags.value_or(0));
+    return (flags & want) == want;
+}
+
+bool Features::private_gmem(unsigned long type) const {
+    const VmTypeInfo* t = vm_type(type);
+    if (!t || !t->created) return false;
+    const std::uint64_t priv = uapi::kvm_memory_attribute_private;
+    const auto vm_attrs = static_cast<std::uint64_t>(t->caps.memory_attributes.value_or(0));
+    const auto gmem_attrs =
+        static_cast<std::uint64_t>(t->caps.guest_memfd_memory_attributes.value_or(0));
+    return (vm_attrs & priv) != 0 || (t->in_place_conversion && (gmem_attrs & priv) != 0);
+}
+
+std::string kvm_access_name(KvmAccess a) {
+    switch (a) {
+    case KvmAccess::ok: return "ok";
+    case KvmAccess::missing: return "missing";
+    case KvmAccess::permission: return "permission";
+    case KvmAccess::error: return "error";
     }
     return "unknown";
 }
@@ -238,10 +273,20 @@ std::string to_json(const Features& f) {
     j["kernel_release"] = f.kernel_release;
     j["kvm"] = {{"path", f.kvm_path},
                 {"usable", f.access == KvmAccess::ok},
+                {"access", kvm_access_name(f.access)},
+                {"errno", f.access == KvmAccess::ok ? nlohmann::json(nullptr)
+                                                    : nlohmann::json(f.access_error.name())},
                 {"reason", f.kvm_unusable_reason()},
-                {"api_version", f.api_version}};
+                {"api_version", f.access == KvmAccess::ok ? nlohmann::json(f.api_version)
+                                                          : nlohmann::json(nullptr)}};
     j["page_size"] = f.page_size;
     j["gmem_attributes_cap"] = {{"number", f.gmem_attr_cap_nr}, {"source", f.gmem_attr_cap_source}};
+    // The keys are there whether or not /dev/kvm could be used, so that
+    // scripts need not test for them: null / empty when it could not.
+    j["system"] = nullptr;
+    j["vm_types"] = nlohmann::json::array();
+    j["creatable_vm_types"] = nlohmann::json::array();
+    j["in_place_conversion_vm_types"] = nlohmann::json::array();
     if (f.access == KvmAccess::ok) {
         j["system"] = caps_json(f.system);
         nlohmann::json types = nlohmann::json::array();
@@ -252,8 +297,13 @@ std::string to_json(const Features& f) {
                                  {"created", t.created}};
             if (t.created) {
                 tj["caps"] = caps_json(t.caps);
+                tj["conversion_probed"] = t.conversion_probed;
                 tj["in_place_conversion"] = t.in_place_conversion;
                 tj["conversion_evidence"] = t.conversion_evidence;
+                tj["shared_gmem"] = f.shared_gmem(t.type);
+                tj["private_gmem"] = f.private_gmem(t.type);
+                j["creatable_vm_types"].push_back(t.type);
+                if (t.in_place_conversion) j["in_place_conversion_vm_types"].push_back(t.type);
             } else {
                 tj["create_error"] = t.create_error.name();
             }
@@ -273,7 +323,8 @@ std::string to_json(const Features& f) {
     j["io_uring"] = {{"available", f.io_uring},
                      {"disabled_sysctl", f.io_uring_disabled},
                      {"detail", f.io_uring_detail}};
-    return j.dump(2) + "\n";
+    // Strings from the environment or sysfs need not be UTF-8: replace, never throw.
+    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string to_table(const Features& f) {
@@ -324,11 +375,22 @@ std::string to_table(const Features& f) {
             os << "  " << vm_type_name(t.type) << ": "
                << (t.advertised ? "advertised" : "not advertised") << ", "
                << (t.created ? "created" : "KVM_CREATE_VM " + t.create_error.name());
+            if (t.created)
+                os << "\n      shared guest_memfd " << (f.shared_gmem(t.type) ? "yes" : "no")
+                   << ", private guest_memfd " << (f.private_gmem(t.type) ? "yes" : "no");
             if (t.conversion_probed)
-                os << ", in-place conversion " << (t.in_place_conversion ? "yes" : "no") << " ("
-                   << t.conversion_evidence << ")";
+                os << "\n      in-place conversion " << (t.in_place_conversion ? "yes" : "no")
+                   << " (" << t.conversion_evidence << ")";
             os << "\n";
         }
+        os << "  creatable VM types:";
+        bool any = false;
+        for (const auto& t : f.vm_types)
+            if (t.created) {
+                os << " " << t.type;
+                any = true;
+            }
+        os << (any ? "\n" : " none\n");
     }
     os << "\nkvm.vm_memory_attributes       "
        << f.param_vm_memory_attributes.value_or("(no such parameter)") << "\n";

@@ -132,6 +132,35 @@ Need& Need::root() {
     return *this;
 }
 
+Need& Need::shared_gmem(unsigned long type) {
+    checks_.push_back([type](const Features& f) -> Reason {
+        if (auto r = need_gmem(f, type)) return r;
+        if (!f.shared_gmem(type))
+            return "no shared guest_memfd on " + vm_type_name(type) +
+                   ": KVM_CAP_GUEST_MEMFD_FLAGS = " +
+                   hex(f.vm_type(type)->caps.guest_memfd_flags.value_or(0)) +
+                   ", needs MMAP|INIT_SHARED";
+        return std::nullopt;
+    });
+    return *this;
+}
+Need& Need::private_gmem(unsigned long type) {
+    checks_.push_back([type](const Features& f) -> Reason {
+        if (auto r = need_gmem(f, type)) return r;
+        if (!f.private_gmem(type)) {
+            const VmTypeInfo* t = f.vm_type(type);
+            return "no private guest_memfd on " + vm_type_name(type) +
+                   ": KVM_CAP_MEMORY_ATTRIBUTES = " + hex(t->caps.memory_attributes.value_or(0)) +
+                   ", in-place conversion " + (t->in_place_conversion ? "present" : "absent") +
+                   ", KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES (" +
+                   std::to_string(f.gmem_attr_cap_nr) +
+                   ") = " + hex(t->caps.guest_memfd_memory_attributes.value_or(0));
+        }
+        return std::nullopt;
+    });
+    return *this;
+}
+
 std::optional<std::string> Need::missing() const {
     for (const auto& c : checks_)
         if (auto r = c(*f_)) return r;

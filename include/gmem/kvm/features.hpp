@@ -69,7 +69,20 @@ struct Features {
     const VmTypeInfo* vm_type(unsigned long type) const;
     // Why /dev/kvm cannot be used; empty when it can.
     std::string kvm_unusable_reason() const;
+
+    // Derived predicates, as QEMU computes them (CAP-08); false for a VM type
+    // that was not created. "Shared guest_memfd": the per-VM
+    // KVM_CAP_GUEST_MEMFD_FLAGS offers both MMAP and INIT_SHARED.
+    bool shared_gmem(unsigned long type) const;
+    // "Private guest_memfd": PRIVATE in the per-VM KVM_CAP_MEMORY_ATTRIBUTES
+    // (legacy, per-VM attributes), or in-place conversion detected by behaviour
+    // and PRIVATE in the guest_memfd attributes capability (at gmem_attr_cap_nr;
+    // that number alone is not trusted, it is not stable across series).
+    bool private_gmem(unsigned long type) const;
 };
+
+// "ok", "missing", "permission", "error" (the JSON spelling).
+std::string kvm_access_name(KvmAccess a);
 
 // Probes the running kernel. Never fails: what cannot be asked is recorded as
 // absent with the reason.
@@ -81,7 +94,9 @@ const Features& features();
 
 // The capability number for KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES: the
 // GMEM_CAP_GMEM_ATTRS environment variable if set and valid, else the
-// configure-time value, else the newest known series number (v8: 250).
+// configure-time value, else the newest known series number (v8: 250). A
+// value that is not a whole positive number (in C syntax: 250, 0xfa) that
+// fits in an int is ignored, and `source` says so.
 long gmem_attr_cap_number(std::string* source = nullptr);
 
 // Renderings for gmem-probe.

@@ -31,6 +31,9 @@ class Need {
     Need& gup_test();
     Need& io_uring();
     Need& root();
+    // Derived predicates (CAP-08): Features::shared_gmem / private_gmem.
+    Need& shared_gmem(unsigned long type);
+    Need& private_gmem(unsigned long type);
 
     std::optional<std::string> missing() const;
 

@@ -1,0 +1,543 @@
+// Capability probing (CAP-01 ... CAP-08): what /dev/kvm and each VM type
+// answer, checked against the kernel's behaviour and against what the probe
+// (gmem::kvm::features) recorded, since every other check gates on the probe.
+//
+// Sources of the expectations, beyond spec/BEHAVIORS.md and UAPI.md:
+//  - Documentation/virt/kvm/api.rst: KVM_GET_API_VERSION returns 12;
+//    KVM_CREATE_VM with an unsupported type fails (x86 kvm_arch_init_vm:
+//    !kvm_is_vm_type_supported(type) -> -EINVAL).
+//  - virt/kvm/guest_memfd.c kvm_gmem_create(): flags & ~supported -> -EINVAL,
+//    nothing else is asked of the flags (no "INIT_SHARED needs MMAP" rule), and
+//    tools/testing/selftests/kvm/guest_memfd_test.c test_guest_memfd_flags()
+//    creates each bit alone: success iff advertised, else EINVAL.
+//  - virt/kvm/kvm_main.c kvm_supported_mem_attributes(): PRIVATE only when
+//    kvm_arch_has_private_mem(kvm); x86 sets has_private_mem for
+//    KVM_X86_SW_PROTECTED_VM (x86.c), KVM_X86_SNP_VM (svm.c svm_vm_init) and
+//    KVM_X86_TDX_VM (tdx.c) only: never for DEFAULT, SEV or SEV_ES.
+#include "cap_support.hpp"
+#include "gmem/test.hpp"
+#include "gmem/util/ktap.hpp"
+#include "gmem/util/process.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <sys/stat.h>
+
+namespace {
+
+using gmem::kvm::Features;
+using gmem::kvm::features;
+using gmem::kvm::Kvm;
+using gmem::kvm::Need;
+using gmem::kvm::vm_type_name;
+namespace uapi = gmem::uapi;
+
+constexpr long expected_api_version = 12; // api.rst, UAPI.md
+constexpr std::uint64_t flag_mmap = uapi::guest_memfd_flag_mmap;
+constexpr std::uint64_t flag_init_shared = uapi::guest_memfd_flag_init_shared;
+constexpr std::uint64_t attr_private = uapi::kvm_memory_attribute_private;
+
+// A test that only needs /dev/kvm: the CAP-01 checks run it in a changed world.
+constexpr const char* gated_test = "kvm_access.api_version";
+
+std::uint64_t u64(long v) {
+    return static_cast<std::uint64_t>(v);
+}
+
+// Runs this program again (in the child's world: its uid, its mount
+// namespace) and checks that a KVM-gated test SKIPs with `reason`, and that
+// the whole program fails nothing: every test passes or SKIPs with `reason`
+// or, for the root-only checks, with `root_reason`.
+void expect_gated_runs_skip(const std::string& exe, const std::string& reason,
+                            const std::string& root_reason) {
+    // The child must not write over the outer run's KTAP file.
+    const std::vector<std::string> env = {"GMEM_KTAP_DIR="};
+    {
+        HARNESS_TRACE("%s -r %s", exe.c_str(), gated_test);
+        const auto one = gmem::util::run_capture({exe, "-r", gated_test}, env);
+        EXPECT_EQ(one.exit_code, harness::exit_skip);
+        const auto doc = gmem::ktap::parse(one.out);
+        EXPECT_EQ(doc.errors.size(), 0u);
+        ASSERT_EQ(doc.tests.size(), 1u);
+        EXPECT_TRUE(doc.tests[0].ok);
+        EXPECT_STREQ(doc.tests[0].name, gated_test);
+        EXPECT_STREQ(doc.tests[0].directive, "SKIP");
+        EXPECT_STREQ(doc.tests[0].directive_text, reason);
+    }
+    HARNESS_TRACE("%s (every test)", exe.c_str());
+    const auto all = gmem::util::run_capture({exe}, env);
+    EXPECT_TRUE(all.exit_code == harness::exit_pass || all.exit_code == harness::exit_skip);
+    const auto doc = gmem::ktap::parse(all.out);
+    EXPECT_EQ(doc.errors.size(), 0u);
+    EXPECT_GT(doc.tests.size(), 1u);
+    unsigned kvm_skips = 0;
+    for (const auto& t : doc.tests) {
+        HARNESS_TRACE("test %s: %s %s", t.name.c_str(), t.directive.c_str(),
+                      t.directive_text.c_str());
+        EXPECT_TRUE(t.ok);
+        if (t.directive == "SKIP") {
+            EXPECT_TRUE(t.directive_text == reason || t.directive_text == root_reason);
+            kvm_skips += t.directive_text == reason;
+        } else {
+            EXPECT_STREQ(t.directive, "");
+        }
+    }
+    EXPECT_GT(kvm_skips, 0u);
+}
+
+std::string read_line(const char* path, bool* present) {
+    std::ifstream in(path);
+    std::string line;
+    *present = static_cast<bool>(in) && static_cast<bool>(std::getline(in, line));
+    return line;
+}
+
+} // namespace
+
+// ------------------------------------------------------------- CAP-01 --
+FIXTURE(kvm_access){};
+FIXTURE_SETUP(kvm_access) {}
+FIXTURE_TEARDOWN(kvm_access) {}
+
+TEST_F(kvm_access, api_version, "CAP-01") {
+    REQUIRE(Need().kvm());
+    const Kvm kvm = Kvm::open();
+    EXPECT_EQ(gmem::must(kvm.try_api_version(), "KVM_GET_API_VERSION"), expected_api_version);
+    EXPECT_EQ(features().api_version, expected_api_version);
+}
+
+// /dev/kvm exists but this uid may not open it: the probe says so, naming
+// EACCES and the path, and a gated test SKIPs with that reason (exit 4).
+TEST_F(kvm_access, permission_denied_skips, "CAP-01") {
+    REQUIRE(Need().root().kvm());
+    const std::string exe = cap::self_exe();
+    ASSERT_NE(exe, "");
+    cap::SharedNote skip;
+    ASSERT_TRUE(skip.usable());
+    const bool clean = harness::run_in_child([&] {
+        if (auto r = cap::drop_to_nobody(); !r) {
+            skip.set("cannot switch to uid 65534: " + r.error().describe());
+            return;
+        }
+        if (::access("/dev/kvm", R_OK | W_OK) == 0) {
+            skip.set("uid 65534 may open /dev/kvm on this machine: no EACCES to observe");
+            return;
+        }
+        if (::access(exe.c_str(), X_OK) != 0) {
+            skip.set(exe + " cannot be run by uid 65534: " + gmem::Errno::last().describe());
+            return;
+        }
+        const Features f = gmem::kvm::probe();
+        const std::string why = f.kvm_unusable_reason();
+        HARNESS_TRACE("probe's reason \"%s\"", why.c_str());
+        EXPECT_STREQ(gmem::kvm::kvm_access_name(f.access), "permission");
+        EXPECT_EQ(f.access_error, gmem::Errno{EACCES});
+        EXPECT_TRUE(cap::contains(why, "EACCES"));
+        EXPECT_TRUE(cap::contains(why, "/dev/kvm"));
+        EXPECT_EQ(Need(f).guest_memfd(uapi::kvm_x86_default_vm).missing().value_or(""), why);
+        expect_gated_runs_skip(exe, why, "needs root (euid 65534)");
+    });
+    if (const std::string why = skip.get(); !why.empty()) SKIP("%s", why.c_str());
+    EXPECT_TRUE(clean);
+}
+
+// No /dev/kvm at all (a mount namespace with an empty /dev): "no /dev/kvm".
+TEST_F(kvm_access, missing_dev_kvm_skips, "CAP-01") {
+    REQUIRE(Need().root().kvm());
+    const std::string exe = cap::self_exe();
+    ASSERT_NE(exe, "");
+    cap::SharedNote skip;
+    ASSERT_TRUE(skip.usable());
+    const bool clean = harness::run_in_child([&] {
+        if (const std::string err = cap::hide_dev(); !err.empty()) {
+            skip.set("cannot hide /dev/kvm: " + err);
+            return;
+        }
+        ASSERT_ERRNO(::access("/dev/kvm", F_OK), ENOENT);
+        const Features f = gmem::kvm::probe();
+        const std::string why = f.kvm_unusable_reason();
+        HARNESS_TRACE("probe's reason \"%s\"", why.c_str());
+        EXPECT_STREQ(gmem::kvm::kvm_access_name(f.access), "missing");
+        EXPECT_TRUE(why.starts_with("no /dev/kvm"));
+        EXPECT_EQ(Need(f).kvm().missing().value_or(""), why);
+        expect_gated_runs_skip(exe, why, "");
+    });
+    if (const std::string why = skip.get(); !why.empty()) SKIP("%s", why.c_str());
+    EXPECT_TRUE(clean);
+}
+
+// ------------------------------------------------- per VM type: CAP-02..08 --
+FIXTURE(vm){};
+FIXTURE_VARIANT(vm) {
+    unsigned long type;
+    bool private_mem; // the VM type can have private memory (see the header)
+};
+FIXTURE_VARIANT_ADD(vm, default_vm){uapi::kvm_x86_default_vm, false};
+FIXTURE_VARIANT_ADD(vm, sw_protected_vm){uapi::kvm_x86_sw_protected_vm, true};
+FIXTURE_VARIANT_ADD(vm, sev_vm){uapi::kvm_x86_sev_vm, false};
+FIXTURE_VARIANT_ADD(vm, sev_es_vm){uapi::kvm_x86_sev_es_vm, false};
+FIXTURE_VARIANT_ADD(vm, snp_vm){uapi::kvm_x86_snp_vm, true};
+FIXTURE_VARIANT_ADD(vm, tdx_vm){uapi::kvm_x86_tdx_vm, true};
+FIXTURE_SETUP(vm) {}
+FIXTURE_TEARDOWN(vm) {}
+
+// CAP-05: an advertised type is created; a known type that is not fails EINVAL.
+TEST_F(vm, create_iff_advertised, "CAP-05") {
+    REQUIRE(Need().kvm());
+    const unsigned long type = variant->type;
+    const Kvm kvm = Kvm::open();
+    const long types = kvm.check_extension(uapi::cap::vm_types);
+    // A kernel without KVM_CAP_VM_TYPES answers 0 and has the default type only.
+    const bool advertised =
+        (u64(types) & (1ULL << type)) != 0 || (types == 0 && type == uapi::kvm_x86_default_vm);
+    HARNESS_TRACE("%s, KVM_CAP_VM_TYPES = 0x%lx", vm_type_name(type).c_str(), types);
+    const auto vm = kvm.try_create_vm(type);
+    if (advertised)
+        EXPECT_OK(vm);
+    else
+        EXPECT_ERRNO(vm, EINVAL);
+
+    // What every other check gates on must agree.
+    const auto* t = features().vm_type(type);
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->advertised, advertised);
+    EXPECT_EQ(t->created, vm.has_value());
+    if (type == uapi::kvm_x86_default_vm && (u64(types) >> (uapi::kvm_x86_tdx_vm + 1)) != 0)
+        OBSERVE("KVM_CAP_VM_TYPES 0x%lx advertises types beyond KVM_X86_TDX_VM (5)", types);
+}
+
+// CAP-02: caps non-zero => KVM_CREATE_GUEST_MEMFD (flags 0) works.
+TEST_F(vm, guest_memfd_iff_caps, "CAP-02") {
+    REQUIRE(Need().vm_type(variant->type));
+    const Kvm kvm = Kvm::open();
+    const auto vm = kvm.create_vm(variant->type);
+    const long gmem = vm.check_extension(uapi::cap::guest_memfd);
+    const long mem2 = vm.check_extension(uapi::cap::user_memory2);
+    HARNESS_TRACE("%s: KVM_CAP_GUEST_MEMFD %ld, KVM_CAP_USER_MEMORY2 %ld",
+                  vm_type_name(variant->type).c_str(), gmem, mem2);
+    const auto* t = features().vm_type(variant->type);
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->caps.guest_memfd.value_or(-1), gmem);
+    EXPECT_EQ(t->caps.user_memory2.value_or(-1), mem2);
+    EXPECT_EQ(Need().guest_memfd(variant->type).missing().has_value(), gmem == 0 || mem2 == 0);
+    const auto g = vm.try_create_guest_memfd(gmem::page_size(), 0);
+    if (gmem != 0 && mem2 != 0) {
+        EXPECT_OK(g);
+    } else {
+        // Nothing documents the answer of a kernel without the caps.
+        OBSERVE("caps missing; KVM_CREATE_GUEST_MEMFD answers %s",
+                g ? "success" : g.error().describe().c_str());
+    }
+}
+
+// CAP-02, our gate logic (not the kernel): a copy of this machine's probe
+// with one cap zeroed makes every gmem gate name that cap.
+TEST_F(vm, gate_names_missing_cap, "CAP-02") {
+    REQUIRE(Need().guest_memfd(variant->type));
+    const unsigned long type = variant->type;
+    Features copy = features();
+    gmem::kvm::VmTypeInfo* t = nullptr;
+    for (auto& v : copy.vm_types)
+        if (v.type == type) t = &v;
+    ASSERT_NE(t, nullptr);
+    EXPECT_FALSE(Need(copy).guest_memfd(type).missing().has_value());
+
+    struct Case {
+        std::optional<long> gmem::kvm::Caps::*cap;
+        const char* name;
+    };
+    for (const Case c : {Case{&gmem::kvm::Caps::guest_memfd, "KVM_CAP_GUEST_MEMFD"},
+                         Case{&gmem::kvm::Caps::user_memory2, "KVM_CAP_USER_MEMORY2"}}) {
+        HARNESS_TRACE("%s zeroed", c.name);
+        const auto saved = t->caps.*c.cap;
+        t->caps.*c.cap = 0;
+        const std::string expected = std::string(c.name) + " is 0 on " + vm_type_name(type);
+        EXPECT_STREQ(Need(copy).guest_memfd(type).missing().value_or(""), expected);
+        EXPECT_STREQ(Need(copy).gmem_flags(type, flag_mmap).missing().value_or(""), expected);
+        EXPECT_STREQ(Need(copy).in_place_conversion(type).missing().value_or(""), expected);
+        EXPECT_STREQ(Need(copy).shared_gmem(type).missing().value_or(""), expected);
+        t->caps.*c.cap = std::nullopt; // the kernel did not answer: also missing
+        EXPECT_STREQ(Need(copy).guest_memfd(type).missing().value_or(""), expected);
+        t->caps.*c.cap = saved;
+    }
+    EXPECT_FALSE(Need(copy).guest_memfd(type).missing().has_value());
+}
+
+// CAP-03: the per-VM flags never offer INIT_SHARED without MMAP; the
+// /dev/kvm answer is recorded beside it.
+TEST_F(vm, gmem_flags_cap, "CAP-03") {
+    REQUIRE(Need().vm_type(variant->type));
+    const Kvm kvm = Kvm::open();
+    const auto vm = kvm.create_vm(variant->type);
+    const long per_vm = vm.check_extension(uapi::cap::guest_memfd_flags);
+    const long sys = kvm.check_extension(uapi::cap::guest_memfd_flags);
+    HARNESS_TRACE("%s: KVM_CAP_GUEST_MEMFD_FLAGS on the VM 0x%lx, on /dev/kvm 0x%lx",
+                  vm_type_name(variant->type).c_str(), per_vm, sys);
+    TH_LOG("KVM_CAP_GUEST_MEMFD_FLAGS: VM %s, /dev/kvm %s",
+           gmem::kvm::gmem_flags_name(u64(per_vm)).c_str(),
+           gmem::kvm::gmem_flags_name(u64(sys)).c_str());
+    if (u64(per_vm) & flag_init_shared) EXPECT_NE(u64(per_vm) & flag_mmap, 0u);
+    if (u64(sys) & flag_init_shared) EXPECT_NE(u64(sys) & flag_mmap, 0u);
+
+    const auto* t = features().vm_type(variant->type);
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->caps.guest_memfd_flags.value_or(-1), per_vm);
+    EXPECT_EQ(features().system.guest_memfd_flags.value_or(-1), sys);
+    if (per_vm != sys)
+        OBSERVE("KVM_CAP_GUEST_MEMFD_FLAGS differs: %s on the VM, %s on /dev/kvm",
+                gmem::kvm::gmem_flags_name(u64(per_vm)).c_str(),
+                gmem::kvm::gmem_flags_name(u64(sys)).c_str());
+    if (const std::uint64_t other = u64(per_vm) & ~(flag_mmap | flag_init_shared))
+        OBSERVE("flags beyond MMAP|INIT_SHARED offered: %s",
+                gmem::kvm::gmem_flags_name(other).c_str());
+}
+
+// CAP-04: each of the 64 flag bits alone succeeds iff advertised, else EINVAL
+// (INIT_SHARED alone included: kvm_gmem_create asks nothing more, see top).
+TEST_F(vm, each_flag_bit_alone, "CAP-04") {
+    REQUIRE(Need().guest_memfd(variant->type));
+    const Kvm kvm = Kvm::open();
+    const auto vm = kvm.create_vm(variant->type);
+    const std::uint64_t offered = u64(vm.check_extension(uapi::cap::guest_memfd_flags));
+    for (unsigned bit = 0; bit < 64; ++bit) {
+        const std::uint64_t flag = 1ULL << bit;
+        HARNESS_TRACE("%s, flag %s alone, KVM_CAP_GUEST_MEMFD_FLAGS = 0x%llx",
+                      vm_type_name(variant->type).c_str(), gmem::kvm::gmem_flags_name(flag).c_str(),
+                      static_cast<unsigned long long>(offered));
+        if (offered & flag)
+            EXPECT_OK(vm.try_create_guest_memfd(gmem::page_size(), flag));
+        else
+            EXPECT_ERRNO(vm.try_create_guest_memfd(gmem::page_size(), flag), EINVAL);
+    }
+}
+
+// CAP-06: PRIVATE in the per-VM KVM_CAP_MEMORY_ATTRIBUTES only for VM types
+// with private memory.
+TEST_F(vm, memory_attributes_private, "CAP-06") {
+    REQUIRE(Need().vm_type(variant->type));
+    const Kvm kvm = Kvm::open();
+    const auto vm = kvm.create_vm(variant->type);
+    const long attrs = vm.check_extension(uapi::cap::memory_attributes);
+    HARNESS_TRACE("%s: KVM_CAP_MEMORY_ATTRIBUTES = 0x%lx", vm_type_name(variant->type).c_str(),
+                  attrs);
+    const auto* t = features().vm_type(variant->type);
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->caps.memory_attributes.value_or(-1), attrs);
+    if (!variant->private_mem) {
+        EXPECT_EQ(u64(attrs) & attr_private, 0u);
+    } else {
+        // Expected but not guaranteed: the in-place conversion series turns the
+        // per-VM attributes off (kvm.vm_memory_attributes=0), and a kernel
+        // without CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES answers 0.
+        OBSERVE("%s: KVM_CAP_MEMORY_ATTRIBUTES = 0x%lx", vm_type_name(variant->type).c_str(),
+                attrs);
+    }
+    if (const std::uint64_t other = u64(attrs) & ~attr_private)
+        OBSERVE("attributes beyond PRIVATE offered: 0x%llx",
+                static_cast<unsigned long long>(other));
+    if (variant->type == uapi::kvm_x86_default_vm)
+        TH_LOG("KVM_CAP_MEMORY_ATTRIBUTES on /dev/kvm: 0x%lx",
+               kvm.check_extension(uapi::cap::memory_attributes));
+}
+
+// CAP-07: in-place conversion by behaviour, corroborated by the capability.
+TEST_F(vm, in_place_conversion_by_behaviour, "CAP-07") {
+    REQUIRE(Need().guest_memfd(variant->type));
+    const Kvm kvm = Kvm::open();
+    const auto vm = kvm.create_vm(variant->type);
+    const auto g = vm.create_guest_memfd(gmem::page_size(), 0);
+    const auto r = g.try_set_attributes(0, gmem::page_size(), 0);
+    const bool absent = !r && r.error() == ENOTTY;
+    std::string source;
+    const long nr = gmem::kvm::gmem_attr_cap_number(&source);
+    const long cap = vm.check_extension(nr);
+    HARNESS_TRACE("%s: KVM_SET_MEMORY_ATTRIBUTES2 answers %s; cap %ld (%s) = 0x%lx",
+                  vm_type_name(variant->type).c_str(), r ? "success" : r.error().describe().c_str(),
+                  nr, source.c_str(), cap);
+
+    const auto* t = features().vm_type(variant->type);
+    ASSERT_NE(t, nullptr);
+    EXPECT_TRUE(t->conversion_probed);
+    EXPECT_EQ(t->in_place_conversion, !absent);
+    EXPECT_EQ(features().gmem_attr_cap_nr, nr);
+    EXPECT_EQ(t->caps.guest_memfd_memory_attributes.value_or(-1), cap);
+    EXPECT_EQ(Need().in_place_conversion(variant->type).missing().has_value(), absent);
+    if (absent) {
+        if (cap != 0)
+            OBSERVE("in-place conversion absent, yet capability %ld answers 0x%lx: that number "
+                    "belongs to something else on this kernel (override: GMEM_CAP_GMEM_ATTRS)",
+                    nr, cap);
+        else
+            TH_LOG("in-place conversion absent (ENOTTY); capability %ld is 0, as expected", nr);
+    } else {
+        OBSERVE("in-place conversion present (KVM_SET_MEMORY_ATTRIBUTES2 answers %s); "
+                "capability %ld (%s) = 0x%lx",
+                r ? "success" : r.error().describe().c_str(), nr, source.c_str(), cap);
+    }
+}
+
+// CAP-08: the derived predicates agree with the raw caps, and "shared" keeps
+// its promise: an MMAP|INIT_SHARED file maps and holds what is written.
+TEST_F(vm, derived_predicates, "CAP-08") {
+    REQUIRE(Need().vm_type(variant->type));
+    const unsigned long type = variant->type;
+    const Kvm kvm = Kvm::open();
+    const auto vm = kvm.create_vm(type);
+    const Features& f = features();
+    const std::uint64_t flags = u64(vm.check_extension(uapi::cap::guest_memfd_flags));
+    const std::uint64_t attrs = u64(vm.check_extension(uapi::cap::memory_attributes));
+    const std::uint64_t gattrs = u64(vm.check_extension(f.gmem_attr_cap_nr));
+    const bool in_place = f.vm_type(type)->in_place_conversion;
+    const bool want_shared = (flags & flag_mmap) && (flags & flag_init_shared);
+    const bool want_private = (attrs & attr_private) || (in_place && (gattrs & attr_private));
+    HARNESS_TRACE("%s: flags 0x%llx, attributes 0x%llx, gmem attributes 0x%llx, in-place %d",
+                  vm_type_name(type).c_str(), static_cast<unsigned long long>(flags),
+                  static_cast<unsigned long long>(attrs), static_cast<unsigned long long>(gattrs),
+                  in_place);
+    TH_LOG("%s: shared guest_memfd %s, private guest_memfd %s", vm_type_name(type).c_str(),
+           f.shared_gmem(type) ? "yes" : "no", f.private_gmem(type) ? "yes" : "no");
+    EXPECT_EQ(f.shared_gmem(type), want_shared);
+    EXPECT_EQ(f.private_gmem(type), want_private);
+    if (!variant->private_mem) EXPECT_FALSE(f.private_gmem(type)); // CAP-06
+    EXPECT_EQ(Need().shared_gmem(type).missing().has_value(), !want_shared);
+
+    if (want_shared) {
+        const auto g = vm.create_guest_memfd(gmem::page_size(), flag_mmap | flag_init_shared);
+        const auto m = g.mmap();
+        harness::poke(m.data(), 0x5a);
+        EXPECT_EQ(harness::peek(m.data()), 0x5a);
+    }
+}
+
+// ----------------------------------------- CAP-07: the capability number --
+FIXTURE(gmem_attr_cap){};
+FIXTURE_SETUP(gmem_attr_cap) {
+    ::unsetenv("GMEM_CAP_GMEM_ATTRS");
+}
+FIXTURE_TEARDOWN(gmem_attr_cap) {}
+
+// GMEM_CAP_GMEM_ATTRS overrides the number at run time; a bad value is
+// ignored (with a note in the source) and the default stays.
+TEST_F(gmem_attr_cap, runtime_override, "CAP-07") {
+    std::string source;
+    const long def = gmem::kvm::gmem_attr_cap_number(&source);
+    EXPECT_EQ(def, uapi::cap::guest_memfd_memory_attributes_default);
+    EXPECT_FALSE(cap::contains(source, "environment"));
+    const std::string default_source = source;
+
+    struct Good {
+        const char* text;
+        long want;
+    };
+    for (const Good g : {Good{"249", 249}, Good{"251", 251}, Good{"0xfa", 250}}) {
+        HARNESS_TRACE("GMEM_CAP_GMEM_ATTRS=%s", g.text);
+        ::setenv("GMEM_CAP_GMEM_ATTRS", g.text, 1);
+        EXPECT_EQ(gmem::kvm::gmem_attr_cap_number(&source), g.want);
+        EXPECT_STREQ(source, "GMEM_CAP_GMEM_ATTRS environment variable");
+        // The probe takes it too (asked of a path without KVM: no VM needed).
+        EXPECT_EQ(gmem::kvm::probe("/nonexistent/kvm").gmem_attr_cap_nr, g.want);
+    }
+    for (const char* bad :
+         {"junk", "0", "-3", "12abc", " ", "0x", "99999999999999999999", "4294967296"}) {
+        HARNESS_TRACE("GMEM_CAP_GMEM_ATTRS='%s'", bad);
+        ::setenv("GMEM_CAP_GMEM_ATTRS", bad, 1);
+        EXPECT_EQ(gmem::kvm::gmem_attr_cap_number(&source), def);
+        EXPECT_TRUE(source.starts_with(default_source));
+        EXPECT_TRUE(cap::contains(source, "ignored"));
+    }
+    ::setenv("GMEM_CAP_GMEM_ATTRS", "", 1); // empty = unset
+    EXPECT_EQ(gmem::kvm::gmem_attr_cap_number(&source), def);
+    EXPECT_STREQ(source, default_source);
+}
+
+// The probe asks the kernel at the overridden number: pointed at a number
+// whose answer is known (KVM_CAP_USER_MEMORY2), it records that answer.
+TEST_F(gmem_attr_cap, probe_asks_overridden_number, "CAP-07") {
+    REQUIRE(Need().vm_type(uapi::kvm_x86_default_vm));
+    const Kvm kvm = Kvm::open();
+    const auto vm = kvm.create_vm();
+    const long want = vm.check_extension(uapi::cap::user_memory2);
+    ::setenv("GMEM_CAP_GMEM_ATTRS", std::to_string(uapi::cap::user_memory2).c_str(), 1);
+    const Features f = gmem::kvm::probe();
+    EXPECT_EQ(f.gmem_attr_cap_nr, uapi::cap::user_memory2);
+    ASSERT_NE(f.vm_type(uapi::kvm_x86_default_vm), nullptr);
+    EXPECT_EQ(f.vm_type(uapi::kvm_x86_default_vm)->caps.guest_memfd_memory_attributes.value_or(-1),
+              want);
+    EXPECT_EQ(f.system.guest_memfd_memory_attributes.value_or(-1),
+              kvm.check_extension(uapi::cap::user_memory2));
+}
+
+// Module parameters are diagnostics: reported, never asserted; the probe must
+// only repeat what sysfs says.
+TEST_F(gmem_attr_cap, module_params_observed, "CAP-07") {
+    struct Param {
+        const char* path;
+        const std::optional<std::string> Features::*field;
+    };
+    for (const Param p : {Param{"/sys/module/kvm/parameters/vm_memory_attributes",
+                                &Features::param_vm_memory_attributes},
+                          Param{"/sys/module/kvm/parameters/gmem_in_place_conversion",
+                                &Features::param_gmem_in_place_conversion}}) {
+        HARNESS_TRACE("%s", p.path);
+        bool present = false;
+        const std::string value = read_line(p.path, &present);
+        const auto& probed = features().*p.field;
+        EXPECT_EQ(probed.has_value(), present);
+        if (present && probed) EXPECT_STREQ(*probed, value);
+        OBSERVE("%s: %s", p.path, present ? value.c_str() : "absent");
+    }
+}
+
+// -------------------------------------- CAP-08: the predicates' own logic --
+FIXTURE(derived_logic){};
+FIXTURE_SETUP(derived_logic) {}
+FIXTURE_TEARDOWN(derived_logic) {}
+
+// Our library's logic on made-up answers (no kernel involved).
+TEST_F(derived_logic, predicates, "CAP-08") {
+    struct Case {
+        long flags, attrs, gmem_attrs;
+        bool in_place, created;
+        bool shared, priv;
+    };
+    const long P = static_cast<long>(attr_private);
+    const long M = static_cast<long>(flag_mmap), I = static_cast<long>(flag_init_shared);
+    const Case cases[] = {
+        {M | I, 0, 0, false, true, true, false}, // this machine's default VM
+        {M, 0, 0, false, true, false, false},    // MMAP alone: not shared
+        {I, 0, 0, false, true, false, false},    // INIT_SHARED alone: not shared
+        {M | I | 4, 0, 0, false, true, true, false},
+        {0, P, 0, false, true, false, true},      // legacy per-VM PRIVATE
+        {0, 0, P, true, true, false, true},       // in-place: gmem attributes PRIVATE
+        {0, 0, P, false, true, false, false},     // the number alone is not trusted
+        {0, 1, 0, true, true, false, false},      // an attribute that is not PRIVATE
+        {M | I, P, P, true, false, false, false}, // type not created: nothing
+    };
+    for (const Case& c : cases) {
+        HARNESS_TRACE("flags 0x%lx attrs 0x%lx gmem attrs 0x%lx in-place %d created %d", c.flags,
+                      c.attrs, c.gmem_attrs, c.in_place, c.created);
+        Features f;
+        f.access = gmem::kvm::KvmAccess::ok;
+        gmem::kvm::VmTypeInfo t;
+        t.type = uapi::kvm_x86_sw_protected_vm;
+        t.advertised = true;
+        t.created = c.created;
+        t.caps.guest_memfd = 1;
+        t.caps.user_memory2 = 1;
+        t.caps.guest_memfd_flags = c.flags;
+        t.caps.memory_attributes = c.attrs;
+        t.caps.guest_memfd_memory_attributes = c.gmem_attrs;
+        t.in_place_conversion = c.in_place;
+        f.vm_types.push_back(t);
+        EXPECT_EQ(f.shared_gmem(t.type), c.shared);
+        EXPECT_EQ(f.private_gmem(t.type), c.priv);
+        // The gates SKIP exactly when the predicate is false.
+        EXPECT_EQ(Need(f).shared_gmem(t.type).missing().has_value(), !c.shared);
+        EXPECT_EQ(Need(f).private_gmem(t.type).missing().has_value(), !c.priv);
+        EXPECT_FALSE(f.shared_gmem(uapi::kvm_x86_tdx_vm)); // not probed at all
+        EXPECT_FALSE(f.private_gmem(uapi::kvm_x86_tdx_vm));
+    }
+}
+
+TEST_HARNESS_MAIN
