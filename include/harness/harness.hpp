@@ -332,8 +332,8 @@ inline void poke(void* p, std::uint8_t v) { *static_cast<volatile std::uint8_t*>
 
 #define HARNESS_STR_(a, b, atext, btext, fatal)                                                    \
     do {                                                                                           \
-        const std::string harness_a_(a);                                                           \
-        const std::string harness_b_(b);                                                           \
+        const std::string harness_a_{a};                                                           \
+        const std::string harness_b_{b};                                                           \
         if (harness_a_ != harness_b_)                                                              \
             ::harness::fail_here(__FILE__, __LINE__,                                               \
                                  std::string("Expected ") + atext + " (" +                         \
