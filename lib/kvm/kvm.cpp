@@ -98,6 +98,12 @@ long Vm::check_extension(long cap, SrcLoc loc) const {
                 "KVM_CHECK_EXTENSION(" + std::to_string(cap) + ") on the VM", loc);
 }
 
+Result<Vm> Vm::try_dup() const {
+    const int fd = ::fcntl(this->fd(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return std::unexpected(Errno::last());
+    return Vm(Fd(fd), type_, vcpu_mmap_size_);
+}
+
 Result<GuestMemfd> Vm::try_create_guest_memfd_raw(const uapi::kvm_create_guest_memfd& arg) const {
     uapi::kvm_create_guest_memfd copy = arg;
     auto r = xioctl(fd(), uapi::ioctl::create_guest_memfd, &copy);

@@ -115,6 +115,14 @@ class Vm {
     Result<long> try_check_extension(long cap) const;
     long check_extension(long cap, SrcLoc loc = SrcLoc::current()) const;
 
+    // Another handle on the same VM (dup of its fd): for a second owner such
+    // as a backend accelerator that must create guest_memfds in this VM.
+    Result<Vm> try_dup() const;
+    // Takes over a VM fd that arrived from elsewhere (e.g. a CPR transfer).
+    static Vm adopt(Fd fd, unsigned long type, std::size_t vcpu_mmap_size) {
+        return Vm(std::move(fd), type, vcpu_mmap_size);
+    }
+
     Result<GuestMemfd> try_create_guest_memfd(std::uint64_t size, std::uint64_t flags) const;
     // With every field under the caller's control (reserved words included).
     Result<GuestMemfd> try_create_guest_memfd_raw(const uapi::kvm_create_guest_memfd& arg) const;
