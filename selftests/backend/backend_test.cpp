@@ -6,8 +6,11 @@
 
 #include "gmem/backend/backend.hpp"
 #include "gmem/test.hpp"
+#include "gmem/guest/expect.hpp"
+#include "gmem/guest/payloads.hpp"
 
 #include <cstring>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
@@ -215,9 +218,38 @@ TEST_F(backend, mmap_access_host, "BACKEND-10") {
 // block's fd in a gmem slot at gmem_gpa, write a pattern through b->host, run
 // a payload that checks every byte and writes a new pattern, then compare
 // through b->host.
+// The backend's RAM and a memslot bound to its fd are one set of pages: the
+// host writes through the backend's mapping, guest code reads the same bytes
+// through a KVM_MEM_GUEST_MEMFD slot, writes new ones, and the host sees them
+// through the mapping. The slot is bound the way QEMU binds a RAM block: the
+// gmem fd at offset 0 plus the block's host address as userspace_addr. The
+// accelerator shares the guest's VM (a guest_memfd binds only into the VM
+// that created it, SLOT-03).
 TEST_F(backend, mmap_access_guest_round_trip, "BACKEND-10") {
     REQUIRE(Need().gmem_flags(vm_type, shared_flags));
-    SKIP("guest round trip not wired yet: needs the guest payload library (lib/guest)");
+    gmem::guest::GuestVm g(vm_type);
+    auto vm = g.vm().try_dup();
+    ASSERT_OK(vm);
+    KvmAccelerator accel(std::move(*vm));
+    auto ram = allocate(config_for(variant->type, ram_size()), accel, self->store);
+    ASSERT_TRUE(ram.has_value());
+    ASSERT_EQ(accel.counters().created, 1U);
+
+    const std::uint64_t len = ram_size();
+    gmem::guest::fill_pattern(ram->host.bytes().first(len), 0x1111);
+    const int slot_fd = ::fcntl(ram->fd.get(), F_DUPFD_CLOEXEC, 0);
+    ASSERT_OK(slot_fd);
+    const gmem::kvm::GuestMemfd view(gmem::Fd(slot_fd), len, shared_flags);
+    g.map_gmem(view, GMEM_GUEST_GMEM_GPA, 0, len,
+               reinterpret_cast<std::uint64_t>(ram->host.get()));
+
+    auto r = g.run(gmem::guest::payload::check_pattern, {GMEM_GUEST_GMEM_GPA, len, 0x1111, 0});
+    ASSERT_GUEST_RETURNS(r, len);
+    r = g.run(gmem::guest::payload::fill_pattern, {GMEM_GUEST_GMEM_GPA, len, 0x2222, 0});
+    ASSERT_GUEST_RETURNS(r, len);
+    const auto bad = gmem::guest::first_mismatch(ram->host.bytes().first(len), 0x2222);
+    EXPECT_FALSE(bad.has_value());
+    if (bad) TH_LOG("first byte the host sees differently: offset %zu", *bad);
 }
 
 TEST_F(backend, prealloc_populates, "BACKEND-11") {
