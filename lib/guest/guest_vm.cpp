@@ -167,6 +167,14 @@ std::optional<std::string> validate(const Payload& p) {
 // ------------------------------------------------------------- GuestVm --
 GuestVm::GuestVm(unsigned long vm_type, SrcLoc loc)
     : kvm_(kvm::Kvm::open(kvm::Kvm::default_path, loc)), vm_(kvm_.create_vm(vm_type, loc)) {
+    init(loc);
+}
+
+GuestVm::GuestVm(kvm::Kvm kvm, kvm::Vm vm, SrcLoc loc) : kvm_(std::move(kvm)), vm_(std::move(vm)) {
+    init(loc);
+}
+
+void GuestVm::init(SrcLoc loc) {
     void* mem = ::mmap(nullptr, core_size, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED) throw Error("mmap of the guest core memory", Errno::last(), loc);

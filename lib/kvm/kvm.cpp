@@ -108,7 +108,11 @@ Result<GuestMemfd> Vm::try_create_guest_memfd_raw(const uapi::kvm_create_guest_m
     uapi::kvm_create_guest_memfd copy = arg;
     auto r = xioctl(fd(), uapi::ioctl::create_guest_memfd, &copy);
     if (!r) return std::unexpected(r.error());
-    return GuestMemfd(Fd(static_cast<int>(*r)), arg.size, arg.flags);
+    Fd gfd(static_cast<int>(*r));
+    // KVM hands the fd out without close-on-exec; like every other fd we own,
+    // it must not leak into an exec'd image unless CPR saves it on purpose.
+    if (::fcntl(gfd.get(), F_SETFD, FD_CLOEXEC) != 0) return std::unexpected(Errno::last());
+    return GuestMemfd(std::move(gfd), arg.size, arg.flags);
 }
 Result<GuestMemfd> Vm::try_create_guest_memfd(std::uint64_t size, std::uint64_t flags) const {
     uapi::kvm_create_guest_memfd arg{};

@@ -114,6 +114,9 @@ class GuestVm {
     // gmem::Error naming the failed step (e.g. KVM_CREATE_VM: EINVAL).
     explicit GuestVm(unsigned long vm_type = uapi::kvm_x86_default_vm,
                      SrcLoc loc = SrcLoc::current());
+    // Builds on a VM that exists already (e.g. one whose fd arrived by a CPR
+    // transfer). It must have no memslot 0 and no vCPU 0 yet.
+    GuestVm(kvm::Kvm kvm, kvm::Vm vm, SrcLoc loc = SrcLoc::current());
 
     const kvm::Kvm& kvm() const { return kvm_; }
     const kvm::Vm& vm() const { return vm_; }
@@ -149,6 +152,7 @@ class GuestVm {
     RunResult resume(const RunOptions& opt = {}, SrcLoc loc = SrcLoc::current());
 
   private:
+    void init(SrcLoc loc);
     RunResult run_loop(const RunOptions& opt);
     void load(const Payload& p, SrcLoc loc);
     std::uint8_t* core_at(std::uint64_t gpa) const;
