@@ -1,0 +1,540 @@
+// Building the report from the programs' outputs, and its JSON form.
+#include "gmem/report/report.hpp"
+
+#include "gmem/util/ktap.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace gmem::report {
+namespace {
+
+using nlohmann::json;
+using ojson = nlohmann::ordered_json;
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+        s.remove_suffix(1);
+    return s;
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep) {
+    std::string out;
+    for (const auto& s : v) {
+        if (!out.empty()) out += sep;
+        out += s;
+    }
+    return out;
+}
+
+void add_unique(std::vector<std::string>& v, const std::string& s) {
+    if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+}
+
+// "file.cpp:42:Expected ..." as fail_here prints it.
+bool is_location_line(std::string_view s) {
+    const size_t c1 = s.find(':');
+    if (c1 == 0 || c1 == std::string_view::npos) return false;
+    if (s.substr(0, c1).find(' ') != std::string_view::npos) return false;
+    size_t i = c1 + 1;
+    const size_t digits = i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    return i > digits && i < s.size() && s[i] == ':';
+}
+
+// The harness's own progress markers carry nothing the result line does not.
+bool is_marker(std::string_view d, std::string_view name) {
+    const std::string_view t = trim(d);
+    if (t.starts_with("RUN ") && t.ends_with(" ...")) return true;
+    if (t.starts_with("OK ") && trim(t.substr(3)) == name) return true;
+    if (t.starts_with("FAIL ") && trim(t.substr(5)) == name) return true;
+    if (d.starts_with(" ") && (t.starts_with("SKIP ") || t.starts_with("XFAIL "))) return true;
+    return d.starts_with("ids:");
+}
+
+// Splits one test's diagnostics into messages and observations.
+void take_diagnostics(const std::vector<std::string>& diags, TestRecord& t) {
+    const std::string own = t.test + ": ";
+    for (const auto& d : diags) {
+        if (is_marker(d, t.test)) continue;
+        if (d.starts_with("observe: ")) {
+            t.observations.push_back(d.substr(9));
+            continue;
+        }
+        t.messages.push_back(d.starts_with(own) ? d.substr(own.size()) : d);
+    }
+    t.observed = !t.observations.empty();
+}
+
+TestRecord from_result(const std::string& program, const gmem::ktap::TestResult& r) {
+    TestRecord t;
+    t.program = program;
+    t.test = r.name;
+    t.ids = split_ids(r.ids);
+    take_diagnostics(r.diagnostics, t);
+    if (r.directive == "SKIP" && r.ok) {
+        t.status = TestStatus::skip;
+    } else if (r.directive == "XFAIL" && r.ok) {
+        t.status = TestStatus::xfail;
+    } else if (r.directive == "XPASS") {
+        t.status = TestStatus::xpass;
+    } else if (r.directive == "TIMEOUT") {
+        t.status = TestStatus::timeout;
+    } else if (r.ok) {
+        t.status = TestStatus::pass;
+    } else {
+        t.status = TestStatus::fail;
+        for (const auto& m : t.messages)
+            if (m.starts_with("Test terminated unexpectedly by ") ||
+                m.find("before reporting a result") != std::string::npos)
+                t.status = TestStatus::crash;
+    }
+    if (t.status != TestStatus::pass && t.status != TestStatus::fail &&
+        t.status != TestStatus::crash)
+        t.reason = r.directive_text;
+    return t;
+}
+
+// The test whose RUN line has no result: the program ended while it ran.
+std::optional<TestRecord> unfinished(const std::string& program,
+                                     const std::vector<std::string>& trailing) {
+    std::optional<TestRecord> t;
+    std::vector<std::string> diags;
+    for (const auto& d : trailing) {
+        const std::string_view v = trim(d);
+        if (v.starts_with("RUN ") && v.ends_with(" ...")) {
+            t = TestRecord{};
+            t->program = program;
+            t->test = std::string(trim(v.substr(4, v.size() - 8)));
+            diags.clear();
+        } else if (t && d.starts_with("ids: ")) {
+            t->ids = split_ids(std::string_view(d).substr(5));
+        }
+        if (t) diags.push_back(d);
+    }
+    if (t) {
+        take_diagnostics(diags, *t);
+        t->status = TestStatus::crash;
+        t->reason = "the program ended while this test ran (no result line)";
+    }
+    return t;
+}
+
+bool is_failing(const TestRecord& t) { return is_failure(t.status); }
+
+std::string detail_of(const std::vector<const TestRecord*>& tests, Status& status) {
+    std::vector<const TestRecord*> fails, xfails, passes, skips;
+    for (const auto* t : tests) {
+        if (is_failing(*t)) fails.push_back(t);
+        else if (t->status == TestStatus::xfail) xfails.push_back(t);
+        else if (t->status == TestStatus::pass) passes.push_back(t);
+        else skips.push_back(t);
+    }
+    auto first_of = [](const std::vector<const TestRecord*>& v, std::string_view more) {
+        std::string s = v.front()->program + ": " + v.front()->test + ": " + v.front()->summary();
+        if (v.size() > 1) s += " (+" + std::to_string(v.size() - 1) + " more " + std::string(more) + ")";
+        return s;
+    };
+    std::vector<std::string> reasons, observations;
+    for (const auto* t : skips) add_unique(reasons, t->reason);
+    bool plain_pass = false;
+    for (const auto* t : passes) {
+        for (const auto& o : t->observations) add_unique(observations, o);
+        plain_pass |= !t->observed;
+    }
+    const std::string skipped =
+        skips.empty() ? "" : std::to_string(skips.size()) + " skipped (" + join(reasons, "; ") + ")";
+    if (tests.empty()) {
+        status = Status::not_covered;
+        return "no test names this ID";
+    }
+    if (!fails.empty()) {
+        status = Status::fail;
+        return first_of(fails, "failing");
+    }
+    if (!xfails.empty()) {
+        status = Status::xfail;
+        return first_of(xfails, "known failures");
+    }
+    if (plain_pass) {
+        status = Status::pass;
+        std::string s = std::to_string(passes.size()) + " passed";
+        if (!skipped.empty()) s += ", " + skipped;
+        if (!observations.empty()) s += "; observed: " + join(observations, "; ");
+        return s;
+    }
+    if (!passes.empty()) {
+        status = Status::observe;
+        std::string s = "observed: " + join(observations, "; ");
+        if (!skipped.empty()) s += "; " + skipped;
+        return s;
+    }
+    status = Status::skip;
+    return join(reasons, "; ");
+}
+
+} // namespace
+
+// ---------------------------------------------------------------- names --
+std::string_view to_string(Status s) {
+    switch (s) {
+    case Status::pass: return "PASS";
+    case Status::fail: return "FAIL";
+    case Status::xfail: return "XFAIL";
+    case Status::skip: return "SKIP";
+    case Status::observe: return "observe";
+    case Status::not_covered: return "NOT COVERED";
+    }
+    return "?";
+}
+
+std::optional<Status> status_from(std::string_view s) {
+    for (Status v : {Status::pass, Status::fail, Status::xfail, Status::skip, Status::observe,
+                     Status::not_covered})
+        if (to_string(v) == s) return v;
+    return std::nullopt;
+}
+
+std::string_view to_string(TestStatus s) {
+    switch (s) {
+    case TestStatus::pass: return "pass";
+    case TestStatus::fail: return "fail";
+    case TestStatus::skip: return "skip";
+    case TestStatus::xfail: return "xfail";
+    case TestStatus::xpass: return "xpass";
+    case TestStatus::timeout: return "timeout";
+    case TestStatus::crash: return "crash";
+    case TestStatus::not_run: return "not_run";
+    }
+    return "?";
+}
+
+std::optional<TestStatus> test_status_from(std::string_view s) {
+    for (TestStatus v : {TestStatus::pass, TestStatus::fail, TestStatus::skip, TestStatus::xfail,
+                         TestStatus::xpass, TestStatus::timeout, TestStatus::crash,
+                         TestStatus::not_run})
+        if (to_string(v) == s) return v;
+    return std::nullopt;
+}
+
+bool is_failure(TestStatus s) {
+    return s == TestStatus::fail || s == TestStatus::xpass || s == TestStatus::timeout ||
+           s == TestStatus::crash || s == TestStatus::not_run;
+}
+
+std::string TestRecord::summary() const {
+    switch (status) {
+    case TestStatus::pass:
+        return observed ? "observed: " + join(observations, "; ") : std::string("passed");
+    case TestStatus::skip: return reason;
+    case TestStatus::xfail: return "known failure (XFAIL): " + reason;
+    case TestStatus::xpass: return "passed but was expected to fail (XPASS): " + reason;
+    case TestStatus::timeout: return "TIMEOUT after " + reason;
+    case TestStatus::not_run: return "did not run: " + reason;
+    case TestStatus::fail:
+    case TestStatus::crash:
+        for (const auto& m : messages)
+            if (is_location_line(m)) return m;
+        for (const auto& m : messages)
+            if (m.starts_with("Test terminated") || m.find("uncaught exception") != std::string::npos ||
+                m.find("unknown behaviour ID") != std::string::npos)
+                return m;
+        if (!reason.empty()) return reason;
+        if (!messages.empty()) return messages.front();
+        return "failed (no diagnostic printed)";
+    }
+    return "?";
+}
+
+// --------------------------------------------------------------- report --
+std::vector<SectionCounts> Report::counts() const {
+    std::vector<SectionCounts> out;
+    for (const auto& s : sections) out.push_back({s.prefix, s.title});
+    out.push_back({"total", ""});
+    for (const auto& r : rows) {
+        for (auto& c : out) {
+            if (c.prefix != r.section && c.prefix != "total") continue;
+            ++c.ids;
+            switch (r.status) {
+            case Status::pass: ++c.pass; break;
+            case Status::fail: ++c.fail; break;
+            case Status::xfail: ++c.xfail; break;
+            case Status::skip: ++c.skip; break;
+            case Status::observe: ++c.observe; break;
+            case Status::not_covered: ++c.not_covered; break;
+            }
+        }
+    }
+    return out;
+}
+
+unsigned Report::failed_rows() const {
+    return static_cast<unsigned>(
+        std::count_if(rows.begin(), rows.end(), [](const Row& r) { return r.status == Status::fail; }));
+}
+
+unsigned Report::program_problems() const {
+    unsigned n = 0;
+    for (const auto& p : programs) n += static_cast<unsigned>(p.problems.size());
+    return n;
+}
+
+bool Report::failed() const {
+    return programs.empty() || failed_rows() > 0 || program_problems() > 0 || !unknown_ids.empty() ||
+           !unattributed.empty();
+}
+
+Report build_report(const Spec& spec, const std::vector<ProgramInput>& programs, Meta meta) {
+    Report rep;
+    rep.sections = spec.sections;
+    if (meta.kernel_release.empty() && !meta.probe_json.empty()) {
+        const auto pj = json::parse(meta.probe_json, nullptr, false);
+        if (pj.is_object() && pj.contains("kernel_release") && pj["kernel_release"].is_string())
+            meta.kernel_release = pj["kernel_release"].get<std::string>();
+    }
+    rep.meta = std::move(meta);
+
+    std::vector<TestRecord> all;
+    for (const auto& in : programs) {
+        if (in.stray) {
+            rep.stray_ktap.push_back(in.name);
+            continue;
+        }
+        ProgramRecord pr;
+        pr.name = in.name;
+        pr.ctest = in.ctest.status;
+        pr.ctest_detail = in.ctest.detail;
+        std::vector<TestRecord> recs;
+        bool ended_early = false;
+        std::string why_early;
+        if (!in.ktap) {
+            pr.ktap = "missing";
+            ended_early = true;
+            why_early = "its program wrote no KTAP file";
+            std::string p = "no KTAP output: the program did not start, or died before printing";
+            if (!in.ctest.detail.empty()) p += " (CTest: " + in.ctest.detail + ")";
+            pr.problems.push_back(p);
+        } else if (trim(*in.ktap).empty() ||
+                   std::all_of(in.ktap->begin(), in.ktap->end(),
+                               [](char c) { return std::isspace(static_cast<unsigned char>(c)); })) {
+            pr.ktap = "empty";
+            ended_early = true;
+            why_early = "its program printed nothing";
+            pr.problems.push_back("printed nothing (empty KTAP file)");
+        } else {
+            const auto doc = gmem::ktap::parse(*in.ktap);
+            pr.results = static_cast<unsigned>(doc.tests.size());
+            for (const auto& r : doc.tests) recs.push_back(from_result(in.name, r));
+            if (!doc.errors.empty()) {
+                pr.ktap = "incomplete";
+                ended_early = true;
+                why_early = "its program ended before it (the KTAP output ends early)";
+                pr.problems.push_back("KTAP output incomplete (crash or CTest timeout?): " +
+                                      join(doc.errors, "; "));
+                if (auto t = unfinished(in.name, doc.trailing)) recs.push_back(std::move(*t));
+            } else {
+                pr.ktap = "complete";
+                const bool any_fail = std::any_of(recs.begin(), recs.end(), is_failing);
+                if (in.ctest.status == CtestStatus::failed && !any_fail)
+                    pr.problems.push_back(
+                        "CTest reports a failure (exit code, signal or timeout) although every "
+                        "KTAP result is ok (a crash or sanitizer report at exit? see ctest.log)");
+            }
+        }
+        if (ended_early && in.listing) {
+            for (const auto& l : *in.listing) {
+                const bool have = std::any_of(recs.begin(), recs.end(),
+                                              [&](const TestRecord& t) { return t.test == l.name; });
+                if (have) continue;
+                TestRecord t;
+                t.program = in.name;
+                t.test = l.name;
+                t.ids = l.ids;
+                t.status = TestStatus::not_run;
+                t.reason = why_early;
+                recs.push_back(std::move(t));
+            }
+        } else if (ended_early) {
+            pr.problems.push_back("no test list (" + in.name +
+                                  ".list) either: the behaviour IDs it covers are unknown");
+        }
+        for (auto& t : recs) all.push_back(std::move(t));
+        rep.programs.push_back(std::move(pr));
+    }
+
+    std::set<std::pair<std::string, std::string>> seen_unknown;
+    for (const auto& t : all) {
+        bool names_known = false;
+        for (const auto& id : t.ids) {
+            if (spec.find(id)) {
+                names_known = true;
+            } else if (seen_unknown.insert({id, t.program + ":" + t.test}).second) {
+                rep.unknown_ids.push_back({id, t.program, t.test});
+            }
+        }
+        if (t.ids.empty()) ++rep.tests_without_ids;
+        if (!names_known && is_failing(t)) rep.unattributed.push_back(t);
+    }
+
+    for (const auto& b : spec.behaviours) {
+        Row row{b.id, b.section, b.text, Status::not_covered, "", {}};
+        std::vector<const TestRecord*> tests;
+        for (const auto& t : all)
+            if (std::find(t.ids.begin(), t.ids.end(), b.id) != t.ids.end()) tests.push_back(&t);
+        row.detail = detail_of(tests, row.status);
+        for (const auto* t : tests) row.tests.push_back(*t);
+        rep.rows.push_back(std::move(row));
+    }
+    return rep;
+}
+
+// ----------------------------------------------------------------- JSON --
+namespace {
+
+ojson test_json(const TestRecord& t) {
+    return ojson{{"program", t.program},   {"test", t.test},
+                {"result", to_string(t.status)}, {"observed", t.observed},
+                {"reason", t.reason},     {"messages", t.messages},
+                {"observations", t.observations}, {"ids", t.ids}};
+}
+
+TestRecord test_from(const json& j) {
+    TestRecord t;
+    t.program = j.at("program").get<std::string>();
+    t.test = j.at("test").get<std::string>();
+    const auto st = test_status_from(j.at("result").get<std::string>());
+    if (!st) throw std::invalid_argument("unknown test result '" + j.at("result").get<std::string>() + "'");
+    t.status = *st;
+    t.observed = j.value("observed", false);
+    t.reason = j.value("reason", "");
+    t.messages = j.value("messages", std::vector<std::string>{});
+    t.observations = j.value("observations", std::vector<std::string>{});
+    t.ids = j.value("ids", std::vector<std::string>{});
+    return t;
+}
+
+} // namespace
+
+std::string to_json(const Report& r) {
+    ojson j;
+    j["schema"] = schema_name;
+    j["schema_version"] = schema_version;
+    j["kernel_release"] = r.meta.kernel_release;
+    j["date"] = r.meta.date;
+    j["corpus_version"] = r.meta.corpus_version;
+    if (!r.meta.probe_json.empty()) {
+        auto p = ojson::parse(r.meta.probe_json, nullptr, false);
+        j["probe"] = p.is_discarded() ? ojson(nullptr) : p;
+    } else {
+        j["probe"] = nullptr;
+    }
+    j["probe_note"] = r.meta.probe_note;
+    j["failed"] = r.failed();
+    ojson counts = ojson::array();
+    for (const auto& c : r.counts())
+        counts.push_back({{"section", c.prefix}, {"title", c.title},   {"ids", c.ids},
+                          {"PASS", c.pass},      {"FAIL", c.fail},     {"XFAIL", c.xfail},
+                          {"SKIP", c.skip},      {"observe", c.observe}, {"NOT COVERED", c.not_covered}});
+    j["counts"] = counts;
+    ojson sections = ojson::array();
+    for (const auto& s : r.sections) sections.push_back({{"prefix", s.prefix}, {"title", s.title}});
+    j["sections"] = sections;
+    ojson rows = ojson::array();
+    for (const auto& row : r.rows) {
+        ojson tests = ojson::array();
+        for (const auto& t : row.tests) tests.push_back(test_json(t));
+        rows.push_back({{"id", row.id},
+                        {"section", row.section},
+                        {"behaviour", row.behaviour},
+                        {"status", to_string(row.status)},
+                        {"detail", row.detail},
+                        {"tests", tests}});
+    }
+    j["behaviours"] = rows;
+    ojson progs = ojson::array();
+    for (const auto& p : r.programs)
+        progs.push_back({{"name", p.name},
+                         {"ctest", to_string(p.ctest)},
+                         {"ctest_detail", p.ctest_detail},
+                         {"ktap", p.ktap},
+                         {"results", p.results},
+                         {"problems", p.problems}});
+    j["programs"] = progs;
+    ojson unknown = ojson::array();
+    for (const auto& u : r.unknown_ids)
+        unknown.push_back({{"id", u.id}, {"program", u.program}, {"test", u.test}});
+    j["unknown_ids"] = unknown;
+    ojson un = ojson::array();
+    for (const auto& t : r.unattributed) un.push_back(test_json(t));
+    j["unattributed_failures"] = un;
+    j["tests_without_ids"] = r.tests_without_ids;
+    j["stray_ktap"] = r.stray_ktap;
+    return j.dump(2) + "\n";
+}
+
+Expected<Report> report_from_json(std::string_view text) {
+    const json j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) return std::unexpected(Problem{"not JSON"});
+    if (!j.is_object() || !j.contains("schema") || j["schema"] != schema_name)
+        return std::unexpected(
+            Problem{"not a conformance report (\"schema\" is not \"" + std::string(schema_name) + "\")"});
+    if (!j.contains("schema_version") || !j["schema_version"].is_number_integer())
+        return std::unexpected(Problem{"no integer \"schema_version\""});
+    if (j["schema_version"].get<long>() != schema_version)
+        return std::unexpected(Problem{"schema_version " + j["schema_version"].dump() +
+                                       ", this tool reads " + std::to_string(schema_version)});
+    try {
+        Report r;
+        r.meta.kernel_release = j.value("kernel_release", "");
+        r.meta.date = j.value("date", "");
+        r.meta.corpus_version = j.value("corpus_version", "");
+        if (j.contains("probe") && !j["probe"].is_null()) r.meta.probe_json = j["probe"].dump();
+        r.meta.probe_note = j.value("probe_note", "");
+        for (const auto& s : j.at("sections"))
+            r.sections.push_back({s.at("prefix").get<std::string>(), s.at("title").get<std::string>()});
+        std::set<std::string> ids;
+        for (const auto& row : j.at("behaviours")) {
+            Row x;
+            x.id = row.at("id").get<std::string>();
+            if (!ids.insert(x.id).second) throw std::invalid_argument("duplicate row " + x.id);
+            x.section = row.at("section").get<std::string>();
+            x.behaviour = row.value("behaviour", "");
+            const auto st = status_from(row.at("status").get<std::string>());
+            if (!st)
+                throw std::invalid_argument("row " + x.id + ": unknown status '" +
+                                            row.at("status").get<std::string>() + "'");
+            x.status = *st;
+            x.detail = row.value("detail", "");
+            for (const auto& t : row.at("tests")) x.tests.push_back(test_from(t));
+            r.rows.push_back(std::move(x));
+        }
+        for (const auto& p : j.value("programs", json::array())) {
+            ProgramRecord x;
+            x.name = p.at("name").get<std::string>();
+            const std::string c = p.value("ctest", "unknown");
+            for (CtestStatus s : {CtestStatus::unknown, CtestStatus::passed, CtestStatus::failed,
+                                  CtestStatus::skipped, CtestStatus::not_run})
+                if (to_string(s) == c) x.ctest = s;
+            x.ctest_detail = p.value("ctest_detail", "");
+            x.ktap = p.value("ktap", "");
+            x.results = p.value("results", 0U);
+            x.problems = p.value("problems", std::vector<std::string>{});
+            r.programs.push_back(std::move(x));
+        }
+        for (const auto& u : j.value("unknown_ids", json::array()))
+            r.unknown_ids.push_back({u.at("id").get<std::string>(), u.at("program").get<std::string>(),
+                                     u.at("test").get<std::string>()});
+        for (const auto& t : j.value("unattributed_failures", json::array())) r.unattributed.push_back(test_from(t));
+        r.tests_without_ids = j.value("tests_without_ids", 0U);
+        r.stray_ktap = j.value("stray_ktap", std::vector<std::string>{});
+        return r;
+    } catch (const std::exception& e) {
+        return std::unexpected(Problem{std::string("does not match the report schema: ") + e.what()});
+    }
+}
+
+} // namespace gmem::report
