@@ -1,0 +1,223 @@
+# shellcheck shell=bash
+# Host-side helpers for booting a kernel under QEMU and running the corpus in
+# it (ci/run-kernel, ci/bisect-kernel, ci/kernel-matrix). Sourced, not run.
+# Needs bash, and the Debian packages in VM_PACKAGES.
+
+VM_PACKAGES=(qemu-system-x86 busybox-static cpio jq xz-utils zstd binutils)
+
+vm_die() { # code message...
+    local code=$1
+    shift
+    echo "${VM_PROG:-run-kernel}: $*" >&2
+    exit "$code"
+}
+
+vm_note() { [ "${VM_QUIET:-0}" = 1 ] || echo "${VM_PROG:-run-kernel}: $*" >&2; }
+
+# The missing packages of "$@" (none: empty output).
+vm_missing_packages() {
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            printf '%s ' "$p"
+    done
+}
+
+# The release string a bzImage carries (setup header: "HdrS" at 0x202, the
+# kernel_version pointer at 0x20e, relative to 0x200). Empty if not a bzImage.
+vm_image_release() {
+    local img=$1 magic ptr
+    magic=$(od -An -c -j 514 -N 4 "$img" 2>/dev/null | tr -d ' ')
+    [ "$magic" = HdrS ] || return 0
+    ptr=$(od -An -tu2 -j 526 -N 2 "$img" | tr -d ' ')
+    [ -n "$ptr" ] && [ "$ptr" -gt 0 ] || return 0
+    dd if="$img" bs=1 skip=$((ptr + 512)) count=200 status=none | tr '\0' '\n' | head -n1 |
+        awk '{print $1}'
+}
+
+# Resolve a modules location to the versioned directory (the one holding
+# modules.dep or kernel/): DIR itself, DIR/lib/modules/<release>, or the only
+# DIR/lib/modules/* entry.
+vm_modules_dir() { # dir release
+    local dir=$1 rel=$2 cands
+    if [ -e "$dir/modules.dep" ] || [ -d "$dir/kernel" ]; then
+        echo "$dir"
+        return 0
+    fi
+    for base in "$dir/lib/modules" "$dir/usr/lib/modules"; do
+        if [ -n "$rel" ] && [ -d "$base/$rel" ]; then
+            echo "$base/$rel"
+            return 0
+        fi
+        if [ -d "$base" ]; then
+            cands=$(find "$base" -mindepth 1 -maxdepth 1 -type d | head -n2)
+            if [ "$(echo "$cands" | grep -c .)" = 1 ]; then
+                echo "$cands"
+                return 0
+            fi
+        fi
+    done
+    return 1
+}
+
+# Dependencies of one module file (paths relative to the modules dir), from
+# modules.dep when there is one, else from the module's own "depends=" field.
+_vm_deps() { # moddir relpath
+    local moddir=$1 rel=$2 names n f
+    if [ -f "$moddir/modules.dep" ]; then
+        awk -v m="$rel" -F': *' '$1 == m { print $2 }' "$moddir/modules.dep" | tr ' ' '\n' | grep .
+        return 0
+    fi
+    names=$(_vm_cat_module "$moddir/$rel" | tr '\0' '\n' | grep -a '^depends=' | head -n1 |
+        cut -d= -f2 | tr ',' ' ')
+    for n in $names; do
+        f=$(_vm_find_module "$moddir" "$n") || vm_die 3 "module $rel needs $n, not found in $moddir"
+        echo "$f"
+    done
+}
+
+_vm_cat_module() {
+    case "$1" in
+    *.ko.xz) xz -dc "$1" ;;
+    *.ko.zst) zstd -qdc "$1" ;;
+    *.ko.gz) gzip -dc "$1" ;;
+    *) cat "$1" ;;
+    esac
+}
+
+# Path (relative to moddir) of module NAME ('-' and '_' are the same), or fail.
+_vm_find_module() { # moddir name
+    local pat f
+    pat=$(echo "$2" | sed 's/[-_]/[-_]/g')
+    f=$(cd "$1" && find . -regextype posix-extended -regex ".*/${pat}\.ko(\.(xz|zst|gz))?" | head -n1)
+    [ -n "$f" ] || return 1
+    echo "${f#./}"
+}
+
+# Load order (deps first) of module REL, appended to the global array VM_ORDER.
+_vm_order() { # moddir rel
+    local d
+    case " ${VM_ORDER[*]} " in *" $2 "*) return 0 ;; esac
+    for d in $(_vm_deps "$1" "$2"); do _vm_order "$1" "$d"; done
+    VM_ORDER+=("$2")
+}
+
+_vm_builtin() { # moddir name
+    [ -f "$1/modules.builtin" ] &&
+        grep -Eq "/$(echo "$2" | sed 's/[-_]/[-_]/g')\.ko$" "$1/modules.builtin"
+}
+
+# Copy the KVM modules (kvm + vendor module + what they need) into the staging
+# root under /lib/gmem-modules, decompressed, and write /gmem/modules.amd and
+# /gmem/modules.intel: the insmod order per vendor. Prints what it found.
+vm_stage_modules() { # moddir stage
+    local moddir=$1 stage=$2 vendor mod rel dst
+    mkdir -p "$stage/lib/gmem-modules" "$stage/gmem"
+    for vendor in amd intel; do
+        mod=kvm-$vendor
+        if _vm_builtin "$moddir" "$mod"; then
+            : >"$stage/gmem/modules.$vendor"
+            vm_note "modules: $mod is built in"
+            continue
+        fi
+        rel=$(_vm_find_module "$moddir" "$mod") || {
+            vm_note "modules: no $mod in $moddir (neither a module nor built in)"
+            continue
+        }
+        VM_ORDER=()
+        _vm_order "$moddir" "$rel"
+        : >"$stage/gmem/modules.$vendor"
+        for rel in "${VM_ORDER[@]}"; do
+            dst=$(basename "$rel")
+            dst=/lib/gmem-modules/${dst%%.ko*}.ko
+            [ -f "$stage$dst" ] || _vm_cat_module "$moddir/$rel" >"$stage$dst" ||
+                vm_die 3 "cannot read module $moddir/$rel"
+            echo "$dst" >>"$stage/gmem/modules.$vendor"
+        done
+        vm_note "modules for $vendor: $(xargs -n1 basename <"$stage/gmem/modules.$vendor" | sed 's/\.ko$//' | tr '\n' ' ')"
+    done
+}
+
+# Copy an executable into the staging root at the same absolute path, debug
+# info stripped, with every shared library ldd names (and the loader), and
+# every file it names by absolute path under one of VM_STAGE_ROOTS (the build
+# and source trees: programs that run helper programs by their build path,
+# e.g. GUEST_DEMO="$<TARGET_FILE:guest_demo>"), recursively.
+vm_stage_program() { # path stage
+    local src=$1 stage=$2 lib ref r
+    [ -e "$stage$src" ] && return 0
+    mkdir -p "$stage$(dirname "$src")"
+    if ! strip --strip-debug -o "$stage$src" "$src" 2>/dev/null; then
+        cp -L "$src" "$stage$src"
+    fi
+    chmod +x "$stage$src"
+    for lib in $(ldd "$src" 2>/dev/null | awk '/=>/ { print $3 } !/=>/ && $1 ~ /^\// { print $1 }'); do
+        [ -f "$lib" ] || continue
+        [ -e "$stage$lib" ] && continue
+        mkdir -p "$stage$(dirname "$lib")"
+        cp -L "$lib" "$stage$lib"
+    done
+    for r in ${VM_STAGE_ROOTS:-}; do
+        for ref in $(strings -n 6 "$src" | grep -oE "^$r/[A-Za-z0-9._/+-]+" | sort -u); do
+            [ -e "$stage$ref" ] && continue
+            if [ -f "$ref" ] && [ -x "$ref" ]; then
+                vm_stage_program "$ref" "$stage"
+            elif [ -f "$ref" ]; then
+                mkdir -p "$stage$(dirname "$ref")" && cp -L "$ref" "$stage$ref"
+            elif [ -d "$ref" ] && [ "$(du -sk "$ref" | cut -f1)" -le 8192 ]; then
+                mkdir -p "$stage$(dirname "$ref")" && cp -rL "$ref" "$stage$ref"
+            fi
+        done
+    done
+}
+
+# The accelerator: "kvm" when /dev/kvm is usable here and the host CPU can
+# offer VMX/SVM to a guest (nested enabled), else "tcg" (-cpu max emulates
+# SVM, so the VM gets a working /dev/kvm through kvm_amd). Sets VM_ACCEL,
+# VM_CPU and VM_ACCEL_WHY.
+vm_pick_accel() { # auto|kvm|tcg
+    local want=$1 flag nested
+    VM_ACCEL=tcg VM_CPU=max
+    flag=$(grep -m1 -owE 'vmx|svm' /proc/cpuinfo 2>/dev/null || true)
+    nested=N
+    for p in /sys/module/kvm_intel/parameters/nested /sys/module/kvm_amd/parameters/nested; do
+        [ -r "$p" ] && grep -qE '^(Y|1)$' "$p" && nested=Y
+    done
+    case "$want" in
+    tcg) VM_ACCEL_WHY="asked for (--accel tcg)" ;;
+    kvm)
+        [ -r /dev/kvm ] && [ -w /dev/kvm ] || vm_die 3 "--accel kvm: /dev/kvm is not usable here"
+        VM_ACCEL=kvm VM_CPU=host VM_ACCEL_WHY="asked for (--accel kvm)"
+        ;;
+    auto)
+        if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+            VM_ACCEL_WHY="no usable /dev/kvm on the host"
+        elif [ -z "$flag" ]; then
+            VM_ACCEL_WHY="the host CPU has no vmx/svm flag (this /dev/kvm cannot nest)"
+        elif [ "$nested" != Y ]; then
+            VM_ACCEL_WHY="nested virtualization is off (kvm_intel/kvm_amd nested=N)"
+        else
+            VM_ACCEL=kvm VM_CPU=host VM_ACCEL_WHY="host $flag with nested=Y"
+        fi
+        ;;
+    *) vm_die 2 "--accel must be auto, kvm or tcg (got '$want')" ;;
+    esac
+}
+
+# Quote a string for busybox sh (single quotes).
+vm_shquote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+
+# Split the results channel into files under OUT and a marker list
+# (OUT/markers.txt). Safe to run on a partial log.
+vm_collect() { # results.raw out
+    local raw=$1 out=$2
+    tr -d '\r' <"$raw" | awk -v out="$out" '
+        function close_cur() { if (cur != "") { close(cur) }; cur = "" }
+        /^@@GMEM FILE / { close_cur(); f = substr($0, 13); cur = out "/" f;
+                          d = cur; sub(/\/[^\/]*$/, "", d); system("mkdir -p \"" d "\"");
+                          printf "" > cur; next }
+        /^@@GMEM EOF / { close_cur(); next }
+        /^@@GMEM / { close_cur(); print > (out "/markers.txt"); next }
+        cur != "" && /^\|/ { print substr($0, 2) > cur; next }
+    '
+}
