@@ -165,6 +165,24 @@ std::optional<std::string> validate(const Payload& p) {
 }
 
 // ------------------------------------------------------------- GuestVm --
+namespace {
+// Plain-memory slots go through the v1 ioctl, which every KVM has: only
+// guest_memfd slots need KVM_SET_USER_MEMORY_REGION2 (Linux 6.8+), and the
+// framework must work on kernels without it (e.g. the 6.1 negative control).
+void set_plain_slot(const kvm::Vm& vm, const kvm::Memslot& s, SrcLoc loc) {
+    uapi::kvm_userspace_memory_region r{};
+    r.slot = s.slot;
+    r.flags = s.flags;
+    r.guest_phys_addr = s.gpa;
+    r.memory_size = s.size;
+    r.userspace_addr = s.userspace_addr;
+    must(vm.try_set_region_v1(r),
+         "KVM_SET_USER_MEMORY_REGION(slot " + std::to_string(s.slot) + ", gpa " + hex(s.gpa) +
+             ", size " + hex(s.size) + ")",
+         loc);
+}
+} // namespace
+
 GuestVm::GuestVm(unsigned long vm_type, SrcLoc loc)
     : kvm_(kvm::Kvm::open(kvm::Kvm::default_path, loc)), vm_(kvm_.create_vm(vm_type, loc)) {
     init(loc);
@@ -184,7 +202,7 @@ void GuestVm::init(SrcLoc loc) {
     core.gpa = GMEM_GUEST_CORE_GPA;
     core.size = core_size;
     core.userspace_addr = reinterpret_cast<std::uint64_t>(mem);
-    vm_.set_memslot(core, loc);
+    set_plain_slot(vm_, core, loc);
 
     // GDT: null, flat 64-bit code, flat data, 64-bit TSS (two slots).
     auto* gdt = reinterpret_cast<std::uint64_t*>(core_at(GMEM_GUEST_GDT_GPA));
@@ -333,12 +351,21 @@ std::uint32_t GuestVm::map_memory(std::uint64_t gpa, void* host, std::uint64_t s
     s.gpa = gpa;
     s.size = size;
     s.userspace_addr = reinterpret_cast<std::uint64_t>(host);
-    vm_.set_memslot(s, loc);
+    set_plain_slot(vm_, s, loc);
     map_gpa(gpa, size, loc);
     return next_slot_++;
 }
 
-void GuestVm::unmap(std::uint32_t slot, SrcLoc loc) { vm_.delete_memslot(slot, loc); }
+void GuestVm::unmap(std::uint32_t slot, SrcLoc loc) {
+    auto r = vm_.try_delete_memslot(slot);
+    if (!r && r.error().code == ENOTTY) { // no region2: a plain slot, delete it the v1 way
+        kvm::Memslot s{};
+        s.slot = slot;
+        set_plain_slot(vm_, s, loc);
+        return;
+    }
+    must(std::move(r), "deleting memslot " + std::to_string(slot), loc);
+}
 
 void GuestVm::load(const Payload& p, SrcLoc loc) {
     if (auto why = validate(p))
