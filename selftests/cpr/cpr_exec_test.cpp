@@ -131,6 +131,19 @@ int stage_exec(const Expect& want) {
     return failures ? 1 : 0;
 }
 
+// The RAM block's guest_memfd at 4 GiB, bound as QEMU binds RAM: the fd plus
+// the block's host address (some KVMs serve guest faults from the address).
+gmem::kvm::Memslot gmem_slot(const backend::RamBlock& ram, const gmem::kvm::GuestMemfd& gmem) {
+    gmem::kvm::Memslot s;
+    s.slot = 1;
+    s.flags = gmem::uapi::kvm_mem_guest_memfd;
+    s.gpa = GMEM_GUEST_GMEM_GPA;
+    s.size = gmem.size();
+    s.userspace_addr = reinterpret_cast<std::uint64_t>(ram.host.get());
+    s.gmem_fd = gmem.fd();
+    return s;
+}
+
 int stage_transfer(const Expect& want) {
     Fd sock(want.extra);
     std::vector<Fd> owned;
@@ -151,14 +164,7 @@ int stage_transfer(const Expect& want) {
     {
         auto kvm = gmem::kvm::Kvm::open();
         auto fresh = kvm.create_vm();
-        gmem::kvm::Memslot s;
-        s.slot = 1;
-        s.flags = gmem::uapi::kvm_mem_guest_memfd;
-        s.gpa = GMEM_GUEST_GMEM_GPA;
-        s.size = size;
-        s.userspace_addr = reinterpret_cast<std::uint64_t>(ram->host.get());
-        s.gmem_fd = gmem.fd();
-        auto r = fresh.try_set_memslot(s);
+        auto r = fresh.try_set_memslot(gmem_slot(*ram, gmem));
         check(!r && r.error().code == EINVAL,
               std::string("binding the reused guest_memfd into a fresh VM fails EINVAL: ") +
                   (r ? "it succeeded" : r.error().describe()));
@@ -172,14 +178,7 @@ int stage_transfer(const Expect& want) {
     auto mmap_size = kvm.try_vcpu_mmap_size();
     auto vm = gmem::kvm::Vm::adopt(Fd(vm_fd), gmem::uapi::kvm_x86_default_vm,
                                    static_cast<std::size_t>(mmap_size.value_or(0)));
-    gmem::kvm::Memslot s;
-    s.slot = 1;
-    s.flags = gmem::uapi::kvm_mem_guest_memfd;
-    s.gpa = GMEM_GUEST_GMEM_GPA;
-    s.size = size;
-    s.userspace_addr = reinterpret_cast<std::uint64_t>(ram->host.get());
-    s.gmem_fd = gmem.fd();
-    auto bound = vm.try_set_memslot(s);
+    auto bound = vm.try_set_memslot(gmem_slot(*ram, gmem));
     std::printf("observe: binding the guest_memfd into its own VM through the VM fd that "
                 "travelled: %s\n",
                 bound ? "accepted" : bound.error().describe().c_str());
