@@ -219,7 +219,7 @@ TEST(bad_payload_images_are_refused, "GUEST-04") {
 // guest_demo's failing guests, as the harness reports them.
 TEST(failures_reach_the_ktap_output, "GUEST-04") {
     NEED_GUEST();
-    const auto proc = util::run_capture({GUEST_DEMO}, {"ASAN_OPTIONS=detect_leaks=0"});
+    const auto proc = util::run_capture({GUEST_DEMO}, {"ASAN_OPTIONS=detect_leaks=0", "GMEM_KTAP_DIR="});
     const auto doc = ktap::parse(proc.out);
     EXPECT_TRUE(doc.errors.empty());
     EXPECT_EQ(proc.exit_code, 1);

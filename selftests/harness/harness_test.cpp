@@ -24,7 +24,8 @@ DemoRun run_demo(const char* path, std::vector<std::string> args = {}) {
     // Sanitizer runtimes would turn SIGSEGV into a report and exit(1); the
     // checks want to see the harness's handling of a real crash.
     DemoRun r{gmem::util::run_capture(
-                  args, {"ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:handle_abort=0:detect_leaks=0"}),
+                  args, {"ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:handle_abort=0:detect_leaks=0",
+                         "GMEM_KTAP_DIR="}),
               {}};
     r.doc = gmem::ktap::parse(r.proc.out);
     return r;
@@ -176,7 +177,7 @@ TEST(ktap_parses_with_stable_names, "HARNESS-02") {
         expect_list += n + "\t" + (n == "global.unknown_behaviour_id" ? "NOPE-99" : "") + "\n";
     EXPECT_STREQ(listed.out, expect_list);
     // Our own IDs are echoed in the KTAP for the report.
-    const auto self = gmem::util::run_capture({DEMO_PASS});
+    const auto self = run_demo(DEMO_PASS).proc;
     EXPECT_TRUE(gmem::ktap::parse(self.out).errors.empty());
 }
 
