@@ -321,14 +321,8 @@ void GuestVm::map_gpa(std::uint64_t gpa, std::uint64_t size, SrcLoc loc) {
 Result<std::uint32_t> GuestVm::try_map_gmem(const kvm::GuestMemfd& gmem, std::uint64_t gpa,
                                             std::uint64_t offset, std::uint64_t size,
                                             std::uint64_t userspace_addr) {
-    kvm::Memslot s{};
-    s.slot = next_slot_;
-    s.flags = uapi::kvm_mem_guest_memfd;
-    s.gpa = gpa;
-    s.size = size;
-    s.userspace_addr = userspace_addr;
-    s.gmem_fd = gmem.fd();
-    s.gmem_offset = offset;
+    const auto s =
+        kvm::Memslot::for_gmem(next_slot_, gpa, size, gmem.fd(), offset, userspace_addr);
     if (auto r = vm_.try_set_memslot(s); !r) return std::unexpected(r.error());
     if (auto r = try_map_gpa(gpa, size); !r) {
         (void)vm_.try_delete_memslot(s.slot);

@@ -105,12 +105,7 @@ TEST_F(backend, creates_shared_guest_memfd, "BACKEND-03 BACKEND-04 CPR-02") {
     EXPECT_FALSE(b->fd_from_cpr);
     // A guest_memfd of this VM: KVM binds it in a KVM_MEM_GUEST_MEMFD slot,
     // which it refuses for any other file (SLOT-02, SLOT-03)...
-    gmem::kvm::Memslot slot;
-    slot.slot = 1;
-    slot.flags = uapi::kvm_mem_guest_memfd;
-    slot.gpa = gmem_gpa;
-    slot.size = ram_size();
-    slot.gmem_fd = b->fd.get();
+    const auto slot = gmem::kvm::Memslot::for_gmem(1, gmem_gpa, ram_size(), b->fd.get());
     EXPECT_OK(self->kvm->vm().try_set_memslot(slot));
     EXPECT_OK(self->kvm->vm().try_delete_memslot(slot.slot));
     struct statfs sfs {};
@@ -193,14 +188,8 @@ TEST_F(backend, mmap_access_host, "BACKEND-10") {
            m->path.c_str());
 
     const auto& vm = self->kvm->vm();
-    gmem::kvm::Memslot slot;
-    slot.slot = 1;
-    slot.flags = uapi::kvm_mem_guest_memfd;
-    slot.gpa = gmem_gpa;
-    slot.size = ram_size();
-    slot.gmem_fd = b->fd.get();
-    slot.gmem_offset = 0;
-    slot.userspace_addr = 0; // an MMAP gmem slot needs no userspace address (SLOT-01)
+    // userspace_addr 0: an MMAP gmem slot needs no userspace address (SLOT-01).
+    auto slot = gmem::kvm::Memslot::for_gmem(1, gmem_gpa, ram_size(), b->fd.get());
     EXPECT_OK(vm.try_set_memslot(slot));
     EXPECT_OK(vm.try_delete_memslot(slot.slot));
     slot.userspace_addr = reinterpret_cast<std::uint64_t>(b->host.get()); // as QEMU passes it

@@ -134,14 +134,8 @@ int stage_exec(const Expect& want) {
 // The RAM block's guest_memfd at 4 GiB, bound as QEMU binds RAM: the fd plus
 // the block's host address (some KVMs serve guest faults from the address).
 gmem::kvm::Memslot gmem_slot(const backend::RamBlock& ram, const gmem::kvm::GuestMemfd& gmem) {
-    gmem::kvm::Memslot s;
-    s.slot = 1;
-    s.flags = gmem::uapi::kvm_mem_guest_memfd;
-    s.gpa = GMEM_GUEST_GMEM_GPA;
-    s.size = gmem.size();
-    s.userspace_addr = reinterpret_cast<std::uint64_t>(ram.host.get());
-    s.gmem_fd = gmem.fd();
-    return s;
+    return gmem::kvm::Memslot::for_gmem(1, GMEM_GUEST_GMEM_GPA, gmem.size(), gmem.fd(), 0,
+                                        reinterpret_cast<std::uint64_t>(ram.host.get()));
 }
 
 int stage_transfer(const Expect& want) {

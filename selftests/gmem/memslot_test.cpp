@@ -25,18 +25,6 @@ std::uint64_t pages(std::uint64_t n) {
     return n * page();
 }
 
-Memslot gmem_slot(std::uint32_t slot, std::uint64_t gpa, std::uint64_t size, int fd,
-                  std::uint64_t offset, std::uint64_t uaddr) {
-    Memslot s;
-    s.slot = slot;
-    s.flags = kvm_mem_guest_memfd;
-    s.gpa = gpa;
-    s.size = size;
-    s.userspace_addr = uaddr;
-    s.gmem_fd = fd;
-    s.gmem_offset = offset;
-    return s;
-}
 
 } // namespace
 
@@ -85,7 +73,7 @@ FIXTURE_TEARDOWN(slot) {}
 TEST_F(slot, bind, "SLOT-01") {
     const Vm& vm = self->vm;
     const int fd = self->gmem.fd();
-    ASSERT_OK(vm.try_set_memslot(gmem_slot(1, gpa_base, pages(2), fd, 0, self->uaddr)));
+    ASSERT_OK(vm.try_set_memslot(Memslot::for_gmem(1, gpa_base, pages(2), fd, 0, self->uaddr)));
     // The slot exists: its GPA range is taken (kvm_set_memory_region -> EEXIST).
     Memslot plain;
     plain.slot = 3;
@@ -95,7 +83,7 @@ TEST_F(slot, bind, "SLOT-01") {
     EXPECT_ERRNO(vm.try_set_memslot(plain), EEXIST);
 
     // With MMAP the file itself is the memory: no userspace address at all.
-    const Memslot no_uaddr = gmem_slot(2, gpa_base + pages(16), pages(2), fd, pages(2), 0);
+    const Memslot no_uaddr = Memslot::for_gmem(2, gpa_base + pages(16), pages(2), fd, pages(2), 0);
     if (has_mmap(variant->flags)) {
         EXPECT_OK(vm.try_set_memslot(no_uaddr));
     } else {
@@ -108,7 +96,7 @@ TEST_F(slot, bind, "SLOT-01") {
 // kvm_gmem_bind(): fget() fails -> -EBADF; f_op is not guest_memfd's -> -EINVAL.
 TEST_F(slot, bad_fds, "SLOT-02") {
     const Vm& vm = self->vm;
-    auto with_fd = [&](int fd) { return gmem_slot(1, gpa_base, pages(2), fd, 0, self->uaddr); };
+    auto with_fd = [&](int fd) { return Memslot::for_gmem(1, gpa_base, pages(2), fd, 0, self->uaddr); };
 
     int closed = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     ASSERT_OK(closed);
@@ -134,7 +122,7 @@ TEST_F(slot, bad_fds, "SLOT-02") {
 TEST_F(slot, other_vms_file, "SLOT-03") {
     const Vm vm2 = self->kvm->create_vm(variant->vm_type);
     const GuestMemfd g2 = vm2.create_guest_memfd(pages(file_pages), variant->flags);
-    const Memslot s = gmem_slot(1, gpa_base, pages(2), g2.fd(), 0, self->uaddr);
+    const Memslot s = Memslot::for_gmem(1, gpa_base, pages(2), g2.fd(), 0, self->uaddr);
     EXPECT_ERRNO(self->vm.try_set_memslot(s), EINVAL);
     // Control: its own VM binds it.
     EXPECT_OK(vm2.try_set_memslot(s));
@@ -148,7 +136,7 @@ TEST_F(slot, bad_offset_or_size, "SLOT-04") {
     int shown = 0;
     for (std::uint64_t off = 1; off < page(); ++off) {
         const auto bind_at_unaligned_offset =
-            vm.try_set_memslot(gmem_slot(1, gpa_base, page(), fd, off, self->uaddr));
+            vm.try_set_memslot(Memslot::for_gmem(1, gpa_base, page(), fd, off, self->uaddr));
         if (!bind_at_unaligned_offset && bind_at_unaligned_offset.error() == EINVAL) continue;
         HARNESS_TRACE("offset %#llx", static_cast<unsigned long long>(off));
         EXPECT_ERRNO(bind_at_unaligned_offset, EINVAL);
@@ -158,19 +146,19 @@ TEST_F(slot, bad_offset_or_size, "SLOT-04") {
         }
     }
     EXPECT_ERRNO(
-        vm.try_set_memslot(gmem_slot(1, gpa_base, page(), fd, pages(file_pages), self->uaddr)),
+        vm.try_set_memslot(Memslot::for_gmem(1, gpa_base, page(), fd, pages(file_pages), self->uaddr)),
         EINVAL); // starts at the end
-    EXPECT_ERRNO(vm.try_set_memslot(gmem_slot(1, gpa_base, pages(3), fd, pages(2), self->uaddr)),
+    EXPECT_ERRNO(vm.try_set_memslot(Memslot::for_gmem(1, gpa_base, pages(3), fd, pages(2), self->uaddr)),
                  EINVAL); // runs past the end
     EXPECT_ERRNO(
-        vm.try_set_memslot(gmem_slot(1, gpa_base, pages(file_pages + 1), fd, 0, self->uaddr)),
+        vm.try_set_memslot(Memslot::for_gmem(1, gpa_base, pages(file_pages + 1), fd, 0, self->uaddr)),
         EINVAL); // larger than the file
     EXPECT_ERRNO(
-        vm.try_set_memslot(gmem_slot(1, gpa_base, page(), fd, ~(pages(1) - 1), self->uaddr)),
+        vm.try_set_memslot(Memslot::for_gmem(1, gpa_base, page(), fd, ~(pages(1) - 1), self->uaddr)),
         EINVAL); // offset + size wraps
     // Control: the last page exactly fits.
     EXPECT_OK(
-        vm.try_set_memslot(gmem_slot(1, gpa_base, page(), fd, pages(file_pages - 1), self->uaddr)));
+        vm.try_set_memslot(Memslot::for_gmem(1, gpa_base, page(), fd, pages(file_pages - 1), self->uaddr)));
 }
 
 TEST_F(slot, overlaps, "SLOT-05") {
@@ -178,25 +166,25 @@ TEST_F(slot, overlaps, "SLOT-05") {
     const int fd = self->gmem.fd();
     const std::uint64_t gpa_b = gpa_base + pages(64);
     // A: file pages [0, 2) at gpa_base.
-    ASSERT_OK(vm.try_set_memslot(gmem_slot(1, gpa_base, pages(2), fd, 0, self->uaddr)));
+    ASSERT_OK(vm.try_set_memslot(Memslot::for_gmem(1, gpa_base, pages(2), fd, 0, self->uaddr)));
     // B over file pages [1, 3) at a disjoint GPA: the file ranges overlap.
     EXPECT_GMEM_OVERLAP_REFUSED(
-        vm.try_set_memslot(gmem_slot(2, gpa_b, pages(2), fd, pages(1), self->uaddr)));
+        vm.try_set_memslot(Memslot::for_gmem(2, gpa_b, pages(2), fd, pages(1), self->uaddr)));
     // B over file pages [2, 4): disjoint ranges of one file in two slots.
-    EXPECT_OK(vm.try_set_memslot(gmem_slot(2, gpa_b, pages(2), fd, pages(2), self->uaddr)));
+    EXPECT_OK(vm.try_set_memslot(Memslot::for_gmem(2, gpa_b, pages(2), fd, pages(2), self->uaddr)));
 
     // Overlapping GPAs, with a second file whose range is free, so that only
     // the GPA can be the reason: kvm_set_memory_region -> -EEXIST.
     const GuestMemfd g2 = vm.create_guest_memfd(pages(file_pages), variant->flags);
     EXPECT_ERRNO(
-        vm.try_set_memslot(gmem_slot(3, gpa_base + page(), pages(2), g2.fd(), 0, self->uaddr)),
+        vm.try_set_memslot(Memslot::for_gmem(3, gpa_base + page(), pages(2), g2.fd(), 0, self->uaddr)),
         EEXIST);
     EXPECT_ERRNO(
-        vm.try_set_memslot(gmem_slot(3, gpa_b - page(), pages(2), g2.fd(), 0, self->uaddr)),
+        vm.try_set_memslot(Memslot::for_gmem(3, gpa_b - page(), pages(2), g2.fd(), 0, self->uaddr)),
         EEXIST);
     // Control: the second file binds at a free GPA.
     EXPECT_OK(
-        vm.try_set_memslot(gmem_slot(3, gpa_base + pages(128), pages(2), g2.fd(), 0, self->uaddr)));
+        vm.try_set_memslot(Memslot::for_gmem(3, gpa_base + pages(128), pages(2), g2.fd(), 0, self->uaddr)));
 }
 
 // kvm_vm_ioctl(KVM_SET_USER_MEMORY_REGION): flags beyond LOG_DIRTY_PAGES |
@@ -217,7 +205,7 @@ TEST_F(slot, v1_ioctl_and_dirty_logging, "SLOT-06") {
     v1.guest_phys_addr = gpa_base + pages(256);
     EXPECT_OK(vm.try_set_region_v1(v1));
 
-    Memslot s = gmem_slot(1, gpa_base, pages(2), self->gmem.fd(), 0, self->uaddr);
+    Memslot s = Memslot::for_gmem(1, gpa_base, pages(2), self->gmem.fd(), 0, self->uaddr);
     s.flags |= gmem::uapi::kvm_mem_log_dirty_pages;
     EXPECT_ERRNO(vm.try_set_memslot(s), EINVAL);
     // Control: without dirty logging the same slot binds.
@@ -230,16 +218,16 @@ TEST_F(slot, delete_and_rebind, "SLOT-07") {
     const Vm& vm = self->vm;
     const int fd = self->gmem.fd();
     const std::uint64_t gpa_b = gpa_base + pages(64);
-    ASSERT_OK(vm.try_set_memslot(gmem_slot(1, gpa_base, pages(2), fd, 0, self->uaddr)));
+    ASSERT_OK(vm.try_set_memslot(Memslot::for_gmem(1, gpa_base, pages(2), fd, 0, self->uaddr)));
     // While slot 1 holds the range, nobody else can bind it...
     EXPECT_GMEM_OVERLAP_REFUSED(
-        vm.try_set_memslot(gmem_slot(2, gpa_b, pages(2), fd, 0, self->uaddr)));
+        vm.try_set_memslot(Memslot::for_gmem(2, gpa_b, pages(2), fd, 0, self->uaddr)));
     // ...after deleting it (size 0), another slot can.
     ASSERT_OK(vm.try_delete_memslot(1));
-    EXPECT_OK(vm.try_set_memslot(gmem_slot(2, gpa_b, pages(2), fd, 0, self->uaddr)));
+    EXPECT_OK(vm.try_set_memslot(Memslot::for_gmem(2, gpa_b, pages(2), fd, 0, self->uaddr)));
     // And after deleting that one, the original slot comes back as it was.
     ASSERT_OK(vm.try_delete_memslot(2));
-    EXPECT_OK(vm.try_set_memslot(gmem_slot(1, gpa_base, pages(2), fd, 0, self->uaddr)));
+    EXPECT_OK(vm.try_set_memslot(Memslot::for_gmem(1, gpa_base, pages(2), fd, 0, self->uaddr)));
 }
 
 GMEM_TEST_MAIN

@@ -101,6 +101,14 @@ struct Memslot {
     int gmem_fd = -1; // with flags |= KVM_MEM_GUEST_MEMFD
     std::uint64_t gmem_offset = 0;
 
+    // A KVM_MEM_GUEST_MEMFD slot binding [offset, offset + size) of gmem_fd
+    // at gpa; userspace_addr 0 means no host address at all.
+    static Memslot for_gmem(std::uint32_t slot, std::uint64_t gpa, std::uint64_t size,
+                            int gmem_fd, std::uint64_t offset = 0,
+                            std::uint64_t userspace_addr = 0) {
+        return {slot, uapi::kvm_mem_guest_memfd, gpa, size, userspace_addr, gmem_fd, offset};
+    }
+
     uapi::kvm_userspace_memory_region2 region2() const;
 };
 
