@@ -81,7 +81,13 @@ Result<long> Kvm::try_vcpu_mmap_size() const {
 Result<Vm> Kvm::try_create_vm(unsigned long type) const {
     auto mmap_size = try_vcpu_mmap_size();
     if (!mmap_size) return std::unexpected(mmap_size.error());
+    // KVM_CREATE_VM fails with EINTR when a signal arrives while the kernel
+    // sets the VM up (seen on 6.1 under load); QEMU retries it for that
+    // reason (kvm_init, and target/arm's "Retry KVM_CREATE_VM call if it
+    // fails EINTR"). Bounded, so a signal storm still ends in an error.
     auto r = xioctl(fd(), uapi::ioctl::create_vm, type);
+    for (int tries = 1; !r && r.error().code == EINTR && tries < 100; ++tries)
+        r = xioctl(fd(), uapi::ioctl::create_vm, type);
     if (!r) return std::unexpected(r.error());
     return Vm(Fd(static_cast<int>(*r)), type, static_cast<std::size_t>(*mmap_size));
 }
