@@ -1,0 +1,588 @@
+// The VM-runner scripts of ci/ refuse bad input, and the negative-control
+// verdict (ci/vm/check-negative-control) can fail. A check that cannot fail
+// proves nothing: every verdict the checker gives is provoked here on KTAP
+// written the way the harness writes it, and every usage error the scripts
+// document is asserted (exact exit status and a distinctive message).
+//
+// No VM boots and nothing is installed or fetched: every script runs with a
+// directory of stubs first on PATH (apt-get, apt-cache, dpkg, dpkg-query,
+// dpkg-deb, qemu-system-x86_64, cmake, ctest, ...) that log their call and
+// fail, and the cases that must end at argument checking assert that no stub
+// was called.
+//
+// Behaviour IDs: spec/BEHAVIORS.md has no section for the ci/ tooling. The
+// closest are the harness's own: HARNESS-07 (an unknown option prints usage
+// and exits 2, nothing run) for the scripts' usage errors, HARNESS-01 (exit
+// status from PASS / FAIL / SKIP results) for the checker's verdicts, and
+// HARNESS-02 (KTAP v1 that a KTAP parser accepts) for the checker reading a
+// real harness program's output. This program is not labelled corpus, so
+// these tests do not count toward the conformance report's rows.
+#include "gmem/util/ktap.hpp"
+#include "gmem/util/process.hpp"
+#include "harness/harness.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using gmem::util::ProcessResult;
+
+namespace {
+
+const std::string source_dir = GMEM_SOURCE_DIR;
+const std::string binary_dir = GMEM_BINARY_DIR; // configured: has CTestTestfile.cmake
+const std::string run_kernel = source_dir + "/ci/run-kernel";
+const std::string bisect_kernel = source_dir + "/ci/bisect-kernel";
+const std::string kernel_matrix = source_dir + "/ci/kernel-matrix";
+const std::string check_nc = source_dir + "/ci/vm/check-negative-control";
+
+// What the gates print when a kernel has no guest_memfd (kvm/gate.cpp).
+const std::string no_gmem_reason = "KVM_CAP_GUEST_MEMFD is 0 on KVM_X86_DEFAULT_VM (0)";
+
+struct TempDir {
+    std::string path;
+    TempDir() {
+        const char* tmp = std::getenv("TMPDIR");
+        std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/ci_scripts_test.XXXXXX";
+        const char* p = ::mkdtemp(tmpl.data());
+        if (!p) throw std::runtime_error("mkdtemp failed");
+        path = p;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    std::string operator/(const std::string& name) const { return path + "/" + name; }
+};
+
+bool write_file(const std::string& path, const std::string& text) {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << text;
+    f.close();
+    return static_cast<bool>(f);
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::ostringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+bool contains(const std::string& text, const std::string& needle) {
+    return text.find(needle) != std::string::npos;
+}
+
+std::string chomp(std::string s) {
+    if (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+    size_t pos = 0;
+    while ((pos = text.find(line, pos)) != std::string::npos) {
+        const bool starts = pos == 0 || text[pos - 1] == '\n';
+        const size_t end = pos + line.size();
+        if (starts && (end == text.size() || text[end] == '\n')) return true;
+        ++pos;
+    }
+    return false;
+}
+
+// Programs a script must not reach while it is still checking its arguments:
+// package managers, the kernel fetch, CTest/CMake, the VM.
+const std::initializer_list<const char*> all_stubs = {
+    "apt-get", "apt-cache", "apt", "dpkg", "dpkg-query", "dpkg-deb", "qemu-system-x86_64",
+    "cmake", "ctest", "sudo", "curl", "wget", "git"};
+
+// A directory of stand-ins, put first on PATH: each logs "name args" to the
+// log file and exits 97.
+struct Stubs {
+    TempDir dir;
+    std::string log = dir / "calls.log";
+    std::string bin = dir / "bin";
+
+    explicit Stubs(std::initializer_list<const char*> names = all_stubs) {
+        fs::create_directory(bin);
+        for (const char* name : names) {
+            const std::string path = bin + "/" + name;
+            write_file(path, "#!/bin/sh\necho \"$(basename \"$0\") $*\" >>\"$GMEM_STUB_LOG\"\nexit 97\n");
+            fs::permissions(path, fs::perms::owner_all, fs::perm_options::replace);
+        }
+    }
+    std::vector<std::string> env() const {
+        const char* path = std::getenv("PATH");
+        return {"PATH=" + bin + ":" + (path ? path : "/usr/bin:/bin"), "GMEM_STUB_LOG=" + log};
+    }
+    std::string calls() const { return read_file(log); }
+};
+
+// Runs a script as its users do (by path: its #! line and exec bit count),
+// with stdin from /dev/null so that nothing can wait on a terminal.
+ProcessResult run(const std::string& script, const std::vector<std::string>& args,
+                  const std::vector<std::string>& env = {}) {
+    std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" </dev/null", script};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return gmem::util::run_capture(argv, env);
+}
+
+// The exit status must be `code` and `text` (the named stream) must contain
+// `needle`; on a mismatch the script's whole output is printed.
+void expect_run(const ProcessResult& r, int code, const char* which, const std::string& text,
+                const std::string& needle, const char* file, int line) {
+    bool bad = false;
+    if (r.exit_code != code || r.term_signal != 0) {
+        harness::fail_here(file, line,
+                           harness::strf("Expected exit status %d, got %d (signal %d)", code,
+                                         r.exit_code, r.term_signal),
+                           false);
+        bad = true;
+    }
+    if (!contains(text, needle)) {
+        harness::fail_here(file, line,
+                           harness::strf("Expected %s to contain \"%s\"", which, needle.c_str()),
+                           false);
+        bad = true;
+    }
+    if (bad) TH_LOG("stdout:\n%s\nstderr:\n%s", chomp(r.out).c_str(), chomp(r.err).c_str());
+}
+#define EXPECT_RUN(r, code, stream, needle)                                                        \
+    expect_run((r), (code), #stream, (r).stream, (needle), __FILE__, __LINE__)
+
+// No stub was called: the script stopped before any package, network or VM step.
+#define EXPECT_NO_CALLS(stubs) EXPECT_STREQ((stubs).calls(), "")
+
+// ---- KTAP as the harness writes it (lib/harness/harness.cpp) ----
+struct Check {
+    std::string name;   // fixture[.variant].test
+    std::string ids;    // "CREATE-01"
+    std::string result; // "pass", "fail", "timeout", or the SKIP reason after "skip:"
+};
+
+std::string ktap(const std::vector<Check>& checks) {
+    std::string t = "KTAP version 1\n1.." + std::to_string(checks.size()) + "\n";
+    unsigned n = 0, pass = 0, fail = 0, skip = 0;
+    for (const auto& c : checks) {
+        const std::string num = std::to_string(++n);
+        t += "#  RUN           " + c.name + " ...\n";
+        if (!c.ids.empty()) t += "# ids: " + c.ids + "\n";
+        if (c.result == "pass") {
+            ++pass;
+            t += "#            OK  " + c.name + "\nok " + num + " " + c.name + "\n";
+        } else if (c.result == "fail") {
+            ++fail;
+            t += "# " + c.name + ".cpp:12:Expected fd (-1) >= 0 (0)\n";
+            t += "#     FAIL       " + c.name + "\nnot ok " + num + " " + c.name + "\n";
+        } else if (c.result == "timeout") {
+            ++fail;
+            t += "# " + c.name + ": Test terminated by timeout\n";
+            t += "#     FAIL       " + c.name + "\nnot ok " + num + " " + c.name +
+                 " # TIMEOUT 30 seconds\n";
+        } else {
+            ++skip;
+            const std::string why = c.result.substr(5); // "skip:"
+            t += "#      SKIP      " + why + "\nok " + num + " " + c.name + " # SKIP " + why + "\n";
+        }
+    }
+    t += harness::strf("# %s: %u / %zu tests passed.\n", fail ? "FAILED" : "PASSED", pass,
+                       checks.size());
+    t += harness::strf("# Totals: pass:%u fail:%u xfail:0 xpass:0 skip:%u error:0\n", pass, fail,
+                       skip);
+    return t;
+}
+
+// Writes dir/<program>.ktap; the text must be KTAP our own strict reader
+// accepts, so that the checker is tested on what the harness really prints.
+void write_ktap(const TempDir& dir, const std::string& program, const std::vector<Check>& checks) {
+    const std::string text = ktap(checks);
+    const auto doc = gmem::ktap::parse(text);
+    for (const auto& e : doc.errors) TH_LOG("fixture %s: %s", program.c_str(), e.c_str());
+    ASSERT_TRUE(doc.errors.empty());
+    ASSERT_EQ(doc.tests.size(), checks.size());
+    ASSERT_TRUE(write_file(dir / (program + ".ktap"), text));
+}
+
+ProcessResult check_negative_control(const std::vector<std::string>& args) {
+    const Stubs stubs;
+    auto r = run(check_nc, args, stubs.env());
+    EXPECT_NO_CALLS(stubs);
+    return r;
+}
+
+} // namespace
+
+// -------------------------------------------------------------- the stubs --
+// EXPECT_NO_CALLS can fail: a stub on PATH is what a script reaches, and a
+// script that gets past its argument checks calls one (bisect-kernel --local
+// lists the build's tests with ctest).
+TEST(stubs_see_script_calls, "HARNESS-07") {
+    {
+        const Stubs stubs;
+        const auto r = run("/bin/sh", {"-c", "apt-get update && echo unreachable"}, stubs.env());
+        EXPECT_EQ(r.exit_code, 97);
+        EXPECT_STREQ(r.out, "");
+        EXPECT_STREQ(stubs.calls(), "apt-get update\n");
+    }
+    {
+        const Stubs stubs;
+        const auto r = run(bisect_kernel, {"--local", "-p", "no_such_program", "-b", binary_dir},
+                           stubs.env());
+        EXPECT_RUN(r, 255, err, "bisect-kernel: ctest cannot list the tests of " + binary_dir);
+        EXPECT_STREQ(stubs.calls(), "ctest --test-dir " + binary_dir + " --show-only=json-v1\n");
+    }
+}
+
+// ------------------------------------------------ check-negative-control --
+// 1a: the control holds: the gmem check SKIPs naming the missing capability,
+// a check that needs no guest_memfd (CAP-01) may pass.
+TEST(negative_control_holds, "HARNESS-01") {
+    TempDir d;
+    write_ktap(d, "guest_memfd_create_test",
+               {{"gmem.size_zero", "CREATE-01", "skip:" + no_gmem_reason},
+                {"global.api_version", "CAP-01", "pass"}});
+    const auto r = check_negative_control({d.path});
+    EXPECT_RUN(r, 0, out,
+               "ok    guest_memfd_create_test:gmem.size_zero [CREATE-01]: SKIP " + no_gmem_reason);
+    EXPECT_TRUE(has_line(r.out, "negative control: 1 guest_memfd check(s) SKIPped for a missing "
+                                "capability; other checks: 1 passed, 0 skipped"));
+    EXPECT_FALSE(contains(r.out, "problem"));
+    EXPECT_STREQ(r.err, "");
+}
+
+// 1b: a gmem check that PASSES on a kernel without guest_memfd is wrong.
+TEST(negative_control_gmem_check_passed, "HARNESS-01") {
+    TempDir d;
+    write_ktap(d, "guest_memfd_create_test",
+               {{"gmem.size_zero", "CREATE-01", "pass"},
+                {"gmem.unaligned", "CREATE-02", "skip:" + no_gmem_reason},
+                {"global.api_version", "CAP-01", "pass"}});
+    const auto r = check_negative_control({d.path});
+    EXPECT_RUN(r, 1, out,
+               "FAIL  guest_memfd_create_test:gmem.size_zero [CREATE-01]: PASSED on a kernel "
+               "without guest_memfd");
+    EXPECT_TRUE(has_line(r.out, "negative control: 1 problem(s)"));
+}
+
+// 1c: a gmem check that SKIPs, but not for a missing capability: it proves
+// nothing about this kernel.
+TEST(negative_control_wrong_skip_reason, "HARNESS-01") {
+    TempDir d;
+    write_ktap(d, "guest_memfd_mmap_test",
+               {{"gmem.mbind", "MMAP-09", "skip:needs 2 NUMA nodes, this machine has 1"},
+                {"gmem.sigbus", "MMAP-04", "skip:" + no_gmem_reason}});
+    const auto r = check_negative_control({d.path});
+    EXPECT_RUN(r, 1, out,
+               "FAIL  guest_memfd_mmap_test:gmem.mbind [MMAP-09]: SKIP for the wrong reason: "
+               "\"needs 2 NUMA nodes, this machine has 1\"");
+    EXPECT_TRUE(has_line(r.out, "negative control: 1 problem(s)"));
+}
+
+// 1d: any "not ok" fails the control, gmem check or not, timeouts included.
+TEST(negative_control_not_ok, "HARNESS-01") {
+    TempDir d;
+    write_ktap(d, "capability_test",
+               {{"global.api_version", "CAP-01", "fail"},
+                {"global.vm_types", "CAP-02", "pass"}});
+    write_ktap(d, "guest_memfd_create_test",
+               {{"gmem.size_zero", "CREATE-01", "skip:" + no_gmem_reason},
+                {"gmem.hangs", "CREATE-02", "timeout"}});
+    const auto r = check_negative_control({d.path});
+    EXPECT_RUN(r, 1, out, "FAIL  capability_test:global.api_version [CAP-01]: the check failed");
+    EXPECT_TRUE(has_line(r.out, "FAIL  guest_memfd_create_test:gmem.hangs [CREATE-02]: the check "
+                                "failed"));
+    EXPECT_TRUE(has_line(r.out, "negative control: 1 guest_memfd check(s) SKIPped for a missing "
+                                "capability; other checks: 1 passed, 0 skipped"));
+    EXPECT_TRUE(has_line(r.out, "negative control: 2 problem(s)"));
+}
+
+// 1e: a file that is not KTAP (another first line, or nothing at all: a
+// program that died before printing) fails the control, also next to a good one.
+TEST(negative_control_not_ktap, "HARNESS-01") {
+    {
+        TempDir d;
+        write_ktap(d, "good",
+                   {{"global.api_version", "CAP-01", "pass"},
+                    {"gmem.size_zero", "CREATE-01", "skip:" + no_gmem_reason}});
+        ASSERT_TRUE(write_file(d / "tap13.ktap", "TAP version 13\n1..1\nok 1 global.x\n"));
+        const auto r = check_negative_control({d.path});
+        EXPECT_RUN(r, 1, out, "BAD   tap13: not KTAP (first line: TAP version 13)");
+        EXPECT_TRUE(has_line(r.out, "negative control: 1 problem(s)"));
+    }
+    {
+        TempDir d;
+        write_ktap(d, "good",
+                   {{"global.api_version", "CAP-01", "pass"},
+                    {"gmem.size_zero", "CREATE-01", "skip:" + no_gmem_reason}});
+        ASSERT_TRUE(write_file(d / "silent.ktap", ""));
+        const auto r = check_negative_control({d.path});
+        EXPECT_RUN(r, 1, out, "BAD   silent: not KTAP (empty file)");
+        EXPECT_TRUE(has_line(r.out, "negative control: 1 problem(s)"));
+    }
+}
+
+// 1f: bad usage is 2, with nothing checked (no verdict on stdout).
+TEST(negative_control_bad_usage, "HARNESS-07") {
+    TempDir d;
+    const std::string file = d / "not_a_dir.ktap";
+    ASSERT_TRUE(write_file(file, "KTAP version 1\n1..0\n"));
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    const Case cases[] = {
+        {{}, "check-negative-control: no KTAP directory given"},
+        {{file}, "'" + file + "' is not one"},
+        {{"/nonexistent/ktap"}, "'/nonexistent/ktap' is not one"},
+        {{"--frobnicate", d.path}, "check-negative-control: unknown option '--frobnicate'"},
+        {{d.path, "--gmem-ids"}, "--gmem-ids needs a regex"},
+        {{d.path, d.path}, "one KTAP directory only"},
+    };
+    for (const auto& c : cases) {
+        std::string cmd;
+        for (const auto& a : c.args) cmd += " '" + a + "'";
+        HARNESS_TRACE("check-negative-control%s", cmd.c_str());
+        const auto r = check_negative_control(c.args);
+        EXPECT_RUN(r, 2, err, c.message);
+        EXPECT_STREQ(r.out, "");
+    }
+    const auto help = check_negative_control({"--help"});
+    EXPECT_RUN(help, 0, out, "Exit 0 the control holds, 1 it does not, 2 bad usage.");
+}
+
+// 1g: nothing checked is no control: an empty directory, or KTAP without a
+// single guest_memfd check, fails; so does a program whose results fall short
+// of its "1..N" plan (it stopped early, and what it did not run proves nothing).
+TEST(negative_control_nothing_checked, "HARNESS-01") {
+    {
+        TempDir d;
+        ASSERT_TRUE(write_file(d / "results.txt", "not a .ktap file\n"));
+        const auto r = check_negative_control({d.path});
+        EXPECT_RUN(r, 1, out,
+                   "negative control: no KTAP files in " + d.path +
+                       ": nothing was checked, so the control does not hold");
+    }
+    {
+        TempDir d;
+        write_ktap(d, "capability_test", {{"global.api_version", "CAP-01", "pass"}});
+        const auto r = check_negative_control({d.path});
+        EXPECT_RUN(r, 1, out, "BAD   no guest_memfd check ran: the control checked nothing");
+        EXPECT_TRUE(has_line(r.out, "negative control: 1 problem(s)"));
+    }
+    {
+        TempDir d;
+        std::string text = ktap({{"gmem.size_zero", "CREATE-01", "skip:" + no_gmem_reason}});
+        const auto plan = text.find("1..1\n");
+        ASSERT_NE(plan, std::string::npos);
+        text.replace(plan, 5, "1..3\n");
+        ASSERT_TRUE(write_file(d / "memslot_test.ktap", text));
+        const auto r = check_negative_control({d.path});
+        EXPECT_RUN(r, 1, out,
+                   "BAD   memslot_test: the plan says 1..3 but 1 result(s) follow (the program "
+                   "stopped early)");
+        EXPECT_TRUE(has_line(r.out, "negative control: 1 problem(s)"));
+    }
+}
+
+// The options move the verdict: --gmem-ids makes CAP-01 a guest_memfd check too
+// (its PASS then fails the control), --reason accepts another SKIP text.
+TEST(negative_control_options, "HARNESS-01") {
+    TempDir d;
+    write_ktap(d, "p",
+               {{"gmem.size_zero", "CREATE-01", "skip:" + no_gmem_reason},
+                {"global.api_version", "CAP-01", "pass"},
+                {"gmem.mbind", "MMAP-09", "skip:needs 2 NUMA nodes"}});
+    const auto def = check_negative_control({d.path});
+    EXPECT_RUN(def, 1, out, "FAIL  p:gmem.mbind [MMAP-09]: SKIP for the wrong reason");
+    const auto ids = check_negative_control({"--gmem-ids", "^(CREATE-01|CAP-01|MMAP-09)$", d.path});
+    EXPECT_RUN(ids, 1, out, "FAIL  p:global.api_version [CAP-01]: PASSED on a kernel without");
+    EXPECT_TRUE(has_line(ids.out, "negative control: 2 problem(s)"));
+    const auto why = check_negative_control({d.path, "--reason", "KVM_CAP_GUEST_MEMFD|NUMA"});
+    EXPECT_RUN(why, 0, out, "ok    p:gmem.mbind [MMAP-09]: SKIP needs 2 NUMA nodes");
+    EXPECT_TRUE(has_line(why.out, "negative control: 2 guest_memfd check(s) SKIPped for a missing "
+                                  "capability; other checks: 1 passed, 0 skipped"));
+}
+
+// A relative directory named like an awk assignment ("run=6.1") must be read
+// as files, not taken for a variable assignment (which made awk read stdin
+// and pass a failed run).
+TEST(negative_control_relative_dir, "HARNESS-01") {
+    TempDir d;
+    const std::string dir = d / "run=6.1";
+    ASSERT_TRUE(fs::create_directory(dir));
+    ASSERT_TRUE(write_file(dir + "/p.ktap", ktap({{"gmem.size_zero", "CREATE-01", "fail"}})));
+    std::error_code ec;
+    const fs::path cwd = fs::current_path(ec);
+    ASSERT_FALSE(ec);
+    ASSERT_EQ(::chdir(d.path.c_str()), 0);
+    const auto r = check_negative_control({"run=6.1"});
+    EXPECT_EQ(::chdir(cwd.c_str()), 0);
+    EXPECT_RUN(r, 1, out, "FAIL  p:gmem.size_zero [CREATE-01]: the check failed");
+}
+
+// The checker on a real harness program's KTAP (GMEM_KTAP_DIR), not a
+// hand-written copy: its result lines and SKIP directive are read as meant.
+TEST(negative_control_reads_harness_output, "HARNESS-02") {
+    TempDir d;
+    const auto demo = gmem::util::run_capture({DEMO_PASS}, {"GMEM_KTAP_DIR=" + d.path});
+    ASSERT_EQ(demo.exit_code, 0);
+    const std::string file = d / (fs::path(DEMO_PASS).filename().string() + ".ktap");
+    ASSERT_TRUE(fs::is_regular_file(file));
+    const auto r = check_negative_control({d.path});
+    // The demo has no guest_memfd check, so the control itself does not hold;
+    // what matters here is that both results were read, and neither failed.
+    EXPECT_RUN(r, 1, out, "other checks: 1 passed, 1 skipped");
+    EXPECT_TRUE(has_line(r.out, "      other skip (1): optional"));
+    EXPECT_TRUE(has_line(r.out, "BAD   no guest_memfd check ran: the control checked nothing"));
+    EXPECT_FALSE(contains(r.out, "FAIL  "));
+}
+
+// ------------------------------------------------------------ run-kernel --
+// Every case ends at argument checking: no stub (dpkg-query, apt-get, ctest,
+// qemu-system-x86_64) is called and no work directory is left in TMPDIR.
+TEST(run_kernel_bad_usage, "HARNESS-07") {
+    TempDir d;
+    // Only the boot-protocol setup header run-kernel reads: "HdrS" at 0x202,
+    // kernel_version (a pointer relative to 0x200) at 0x20e.
+    std::string header(1024, '\0');
+    header.replace(0x202, 4, "HdrS");
+    header[0x20e] = 0x00;
+    header[0x20f] = 0x01; // 0x100 + 0x200 = 0x300
+    header.replace(0x300, 22, "6.99.0-fake (test) #1");
+    const std::string image = d / "bzImage";
+    ASSERT_TRUE(write_file(image, header));
+    const std::string not_image = d / "vmlinuz";
+    ASSERT_TRUE(write_file(not_image, std::string(1024, 'x')));
+    const std::string not_build = d / "not-a-build";
+    ASSERT_TRUE(fs::create_directory(not_build));
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    const Case cases[] = {
+        {{"--frobnicate"}, "run-kernel: unknown option '--frobnicate'"},
+        {{}, "run-kernel: no kernel: give -k IMAGE or --deb PACKAGE"},
+        {{"-k", "/nonexistent/bzImage"}, "kernel image /nonexistent/bzImage: no such file"},
+        {{"-k", image, "--mem", "abc"}, "--mem needs a number of MiB (got 'abc')"},
+        {{"-k", image, "--accel", "foo"}, "--accel must be auto, kvm or tcg (got 'foo')"},
+        {{"-k", image, "-b", not_build}, "build directory " + not_build + " is not a configured CMake build"},
+        {{"-k"}, "option -k needs a value"},
+        {{"-k", image, "extra"}, "unexpected argument 'extra' (program arguments go after --"},
+        {{"-k", not_image, "-b", binary_dir},
+         "run-kernel: " + not_image + " is not an x86 bzImage (no HdrS setup header)"},
+    };
+    for (const auto& c : cases) {
+        std::string cmd;
+        for (const auto& a : c.args) cmd += " '" + a + "'";
+        HARNESS_TRACE("run-kernel%s", cmd.c_str());
+        const TempDir tmp;
+        const Stubs stubs;
+        auto env = stubs.env();
+        env.push_back("TMPDIR=" + tmp.path);
+        const auto r = run(run_kernel, c.args, env);
+        EXPECT_RUN(r, 2, err, c.message);
+        EXPECT_NO_CALLS(stubs);
+        EXPECT_TRUE(fs::is_empty(tmp.path));
+    }
+}
+
+TEST(run_kernel_help, "HARNESS-07") {
+    const Stubs stubs;
+    const auto r = run(run_kernel, {"--help"}, stubs.env());
+    EXPECT_RUN(r, 0, out, "Exit status");
+    EXPECT_TRUE(contains(r.out, "  2  bad command line or bad input"));
+    EXPECT_STREQ(r.err, "");
+    EXPECT_NO_CALLS(stubs);
+}
+
+// --------------------------------------------------------- bisect-kernel --
+// For `git bisect run`, 125 means "skip this commit" and a status above 127
+// stops the bisection: its --help documents 255 for bad usage.
+TEST(bisect_kernel_help, "HARNESS-07") {
+    const Stubs stubs;
+    const auto r = run(bisect_kernel, {"--help"}, stubs.env());
+    EXPECT_RUN(r, 0, out, "  125  cannot say, skip this commit");
+    EXPECT_TRUE(contains(r.out, "  255  bad usage of this script (git bisect run stops)"));
+    EXPECT_NO_CALLS(stubs);
+}
+
+TEST(bisect_kernel_bad_usage, "HARNESS-07") {
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    const Case cases[] = {
+        {{"--frobnicate"}, "bisect-kernel: unknown argument '--frobnicate'"},
+        {{}, "bisect-kernel: say which kernel: --local or -k IMAGE"},
+        {{"--local", "-k", "/boot/vmlinuz"}, "--local and -k are exclusive"},
+        {{"--local"}, "say what to run: -p PROGRAM and/or -r TEST"},
+        {{"--local", "-p"}, "option -p needs a value"},
+    };
+    for (const auto& c : cases) {
+        std::string cmd;
+        for (const auto& a : c.args) cmd += " '" + a + "'";
+        HARNESS_TRACE("bisect-kernel%s", cmd.c_str());
+        const Stubs stubs;
+        const auto r = run(bisect_kernel, c.args, stubs.env());
+        EXPECT_RUN(r, 255, err, c.message);
+        EXPECT_NO_CALLS(stubs);
+    }
+}
+
+// A kernel image that is not there (the kernel build made none) is "cannot
+// say" (125), decided before any VM: run-kernel is not started.
+TEST(bisect_kernel_missing_image, "HARNESS-07") {
+    const Stubs stubs;
+    const auto r = run(bisect_kernel,
+                       {"-k", "/nonexistent/bzImage", "-p", "guest_memfd_create_test", "-b",
+                        binary_dir},
+                       stubs.env());
+    EXPECT_RUN(r, 125, err, "bisect-kernel: no kernel image /nonexistent/bzImage: 125 (skip)");
+    EXPECT_NO_CALLS(stubs);
+}
+
+// --------------------------------------------------------- kernel-matrix --
+// Bad usage is 2, before gmem_ensure_packages (dpkg-query, apt-get) and
+// before anything is fetched or built.
+TEST(kernel_matrix_bad_usage, "HARNESS-07") {
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    const Case cases[] = {
+        {{"--frobnicate"}, "kernel-matrix: unknown argument '--frobnicate'"},
+        {{"extra"}, "kernel-matrix: unknown argument 'extra'"},
+        {{"--accel", "foo"}, "kernel-matrix: --accel must be auto, kvm or tcg (got 'foo')"},
+        {{"--package", "not a package"},
+         "kernel-matrix: --package 'not a package' is not a linux-image-* package name"},
+        {{"--package", "linux-image-6.1.0-1-amd64;rm"}, "is not a linux-image-* package name"},
+        {{"--build"}, "kernel-matrix: option --build needs a value"},
+        {{"--build", "/nonexistent/build"},
+         "kernel-matrix: --build /nonexistent/build is not a configured CMake build directory"},
+    };
+    for (const auto& c : cases) {
+        std::string cmd;
+        for (const auto& a : c.args) cmd += " '" + a + "'";
+        HARNESS_TRACE("kernel-matrix%s", cmd.c_str());
+        const Stubs stubs;
+        const auto r = run(kernel_matrix, c.args, stubs.env());
+        EXPECT_RUN(r, 2, err, c.message);
+        EXPECT_STREQ(r.out, "");
+        EXPECT_NO_CALLS(stubs);
+    }
+    const Stubs stubs;
+    const auto help = run(kernel_matrix, {"--help"}, stubs.env());
+    EXPECT_RUN(help, 0, out, "Exit 0 the control holds; 1 a check failed");
+    EXPECT_NO_CALLS(stubs);
+}
+
+TEST_HARNESS_MAIN
