@@ -1,6 +1,7 @@
 #include "gmem/report/inputs.hpp"
 
 #include "gmem/util/process.hpp"
+#include "gmem/util/text.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -151,11 +152,8 @@ Expected<std::vector<ListedTest>> parse_listing(std::string_view text) {
     std::vector<ListedTest> out;
     size_t lineno = 0;
     while (!text.empty()) {
-        const size_t nl = text.find('\n');
-        std::string_view line = text.substr(0, nl);
-        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        std::string_view line = util::next_line(text);
         ++lineno;
-        if (line.ends_with('\r')) line.remove_suffix(1);
         if (line.empty()) continue;
         const size_t tab = line.find('\t');
         ListedTest t;

@@ -1,5 +1,7 @@
 #include "gmem/report/spec.hpp"
 
+#include "gmem/util/text.hpp"
+
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -40,9 +42,7 @@ Expected<Spec> parse_spec(std::string_view text) {
     Spec spec;
     size_t lineno = 0;
     while (!text.empty()) {
-        const size_t nl = text.find('\n');
-        std::string_view line = text.substr(0, nl);
-        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        std::string_view line = util::next_line(text);
         ++lineno;
         line = trim(line);
         if (line.starts_with("## ")) {

@@ -1,5 +1,7 @@
 #include "gmem/util/ktap.hpp"
 
+#include "gmem/util/text.hpp"
+
 #include <charconv>
 
 namespace gmem::ktap {
@@ -62,11 +64,8 @@ Document parse(std::string_view text) {
     std::string pending_ids;
     size_t lineno = 0;
     while (!text.empty()) {
-        const size_t nl = text.find('\n');
-        std::string_view line = text.substr(0, nl);
-        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        std::string_view line = util::next_line(text);
         ++lineno;
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         const std::string where = "line " + std::to_string(lineno) + ": ";
         if (doc.version.empty()) {
             if (line == "KTAP version 1" || line == "TAP version 13") {
