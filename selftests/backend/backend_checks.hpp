@@ -2,6 +2,8 @@
 // page residency (mincore), and the kernel's view of a mapping
 // (/proc/self/maps, smaps VmFlags). Plus EXPECT_NOTHING_CREATED, the check every
 // rejection makes: no fd opened, the CPR store unchanged, no guest_memfd made.
+// And the BACKEND-07 refusals both backend programs check with their own
+// accelerator (expect_inplace_refuses_*).
 #pragma once
 
 #include "gmem/backend/backend.hpp"
@@ -139,3 +141,51 @@ inline Snapshot snapshot(const gmem::backend::SimpleCprStore& s, const gmem::bac
                    be_r_.error().result);                                                          \
         }                                                                                          \
     } while (0)
+
+namespace backend_checks {
+
+// BACKEND-07, the same checks for every accelerator (backend_nokvm_test asks
+// a non-KVM one, backend_test the KVM one): memory-backend-memfd,guest-memfd=on
+// refuses what it cannot be combined with before the accelerator is asked, and
+// creates nothing.
+inline void expect_inplace_refuses_private(gmem::backend::Accelerator& accel,
+                                           gmem::backend::SimpleCprStore& store,
+                                           std::uint64_t size) {
+    auto cfg = gmem::backend::BackendConfig::memfd_backend("ram0", size, true);
+    cfg.guest_memfd_private = true;
+    const auto before = snapshot(store, accel);
+    EXPECT_BACKEND_ERROR(allocate(cfg, accel, store),
+                         "In-place guest-memfd cannot be used with another private guest-memfd");
+    EXPECT_NOTHING_CREATED(before, store, accel);
+    EXPECT_EQ(accel.counters().requests, 0U);
+}
+
+// hugetlb, hugetlbsize and seal: each refused with an error that names it.
+inline void expect_inplace_refuses_properties(gmem::backend::Accelerator& accel,
+                                              gmem::backend::SimpleCprStore& store,
+                                              std::uint64_t size) {
+    using gmem::backend::BackendConfig;
+    struct Case {
+        const char* prop;
+        void (*set)(BackendConfig&);
+    };
+    const Case cases[] = {
+        {"hugetlb", [](BackendConfig& c) { c.hugetlb = true; }},
+        {"hugetlbsize", [](BackendConfig& c) { c.hugetlbsize = 2ULL << 20; }},
+        {"seal", [](BackendConfig& c) { c.seal = true; }},
+    };
+    for (const auto& k : cases) {
+        HARNESS_TRACE("property %s", k.prop);
+        auto cfg = BackendConfig::memfd_backend("ram0", size, true);
+        k.set(cfg);
+        const auto before = snapshot(store, accel);
+        auto r = allocate(cfg, accel, store);
+        ASSERT_FALSE(r.has_value());
+        EXPECT_NE(r.error().message.find(k.prop), std::string::npos); // names the property
+        EXPECT_BACKEND_ERROR(r, std::string("In-place guest-memfd cannot be used with ") + k.prop);
+        EXPECT_NOTHING_CREATED(before, store, accel);
+        EXPECT_EQ(accel.counters().requests, 0U);
+    }
+}
+
+} // namespace backend_checks

@@ -201,39 +201,11 @@ FIXTURE_SETUP(inplace) {}
 FIXTURE_TEARDOWN(inplace) {}
 
 TEST_F(inplace, private_guest_memfd, "BACKEND-07") {
-    auto cfg = BackendConfig::memfd_backend("ram0", size_of_ram(), true);
-    cfg.guest_memfd_private = true;
-    const auto before = snapshot(self->store, self->accel);
-    EXPECT_BACKEND_ERROR(allocate(cfg, self->accel, self->store),
-                         "In-place guest-memfd cannot be used with another private guest-memfd");
-    EXPECT_NOTHING_CREATED(before, self->store, self->accel);
-    EXPECT_EQ(self->accel.counters().requests, 0U);
+    backend_checks::expect_inplace_refuses_private(self->accel, self->store, size_of_ram());
 }
 
 TEST_F(inplace, hugetlb_hugetlbsize_seal, "BACKEND-07") {
-    struct Case {
-        const char* prop;
-        void (*set)(BackendConfig&);
-    };
-    const Case cases[] = {
-        {"hugetlb", [](BackendConfig& c) { c.hugetlb = true; }},
-        {"hugetlbsize", [](BackendConfig& c) { c.hugetlbsize = 2ULL << 20; }},
-        {"seal", [](BackendConfig& c) { c.seal = true; }},
-    };
-    for (const auto& k : cases) {
-        HARNESS_TRACE("property %s", k.prop);
-        auto cfg = BackendConfig::memfd_backend("ram0", size_of_ram(), true);
-        k.set(cfg);
-        const auto before = snapshot(self->store, self->accel);
-        auto r = allocate(cfg, self->accel, self->store);
-        ASSERT_FALSE(r.has_value());
-        TH_LOG("%s: \"%s\"", k.prop, r.error().message.c_str());
-        EXPECT_NE(r.error().message.find(k.prop), std::string::npos); // names the property
-        EXPECT_STREQ(r.error().message,
-                     std::string("In-place guest-memfd cannot be used with ") + k.prop);
-        EXPECT_NOTHING_CREATED(before, self->store, self->accel);
-        EXPECT_EQ(self->accel.counters().requests, 0U);
-    }
+    backend_checks::expect_inplace_refuses_properties(self->accel, self->store, size_of_ram());
 }
 
 // ---- RAM flags and prealloc on the plain memfd path (no accelerator) ----

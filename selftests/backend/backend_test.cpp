@@ -360,37 +360,11 @@ FIXTURE_SETUP(inplace) {
 FIXTURE_TEARDOWN(inplace) {}
 
 TEST_F(inplace, private_guest_memfd, "BACKEND-07") {
-    auto cfg = BackendConfig::memfd_backend("ram0", ram_size(), true);
-    cfg.guest_memfd_private = true;
-    const auto before = snapshot(self->store, *self->kvm);
-    EXPECT_BACKEND_ERROR(allocate(cfg, *self->kvm, self->store),
-                         "In-place guest-memfd cannot be used with another private guest-memfd");
-    EXPECT_NOTHING_CREATED(before, self->store, *self->kvm);
-    EXPECT_EQ(self->kvm->counters().requests, 0U);
+    backend_checks::expect_inplace_refuses_private(*self->kvm, self->store, ram_size());
 }
 
 TEST_F(inplace, unsupported_properties, "BACKEND-07") {
-    struct Case {
-        const char* prop;
-        void (*set)(BackendConfig&);
-    };
-    const Case cases[] = {
-        {"hugetlb", [](BackendConfig& c) { c.hugetlb = true; }},
-        {"hugetlbsize", [](BackendConfig& c) { c.hugetlbsize = 2ULL << 20; }},
-        {"seal", [](BackendConfig& c) { c.seal = true; }},
-    };
-    for (const auto& k : cases) {
-        HARNESS_TRACE("property %s", k.prop);
-        auto cfg = BackendConfig::memfd_backend("ram0", ram_size(), true);
-        k.set(cfg);
-        const auto before = snapshot(self->store, *self->kvm);
-        auto r = allocate(cfg, *self->kvm, self->store);
-        ASSERT_FALSE(r.has_value());
-        EXPECT_NE(r.error().message.find(k.prop), std::string::npos);
-        EXPECT_BACKEND_ERROR(r, std::string("In-place guest-memfd cannot be used with ") + k.prop);
-        EXPECT_NOTHING_CREATED(before, self->store, *self->kvm);
-        EXPECT_EQ(self->kvm->counters().requests, 0U);
-    }
+    backend_checks::expect_inplace_refuses_properties(*self->kvm, self->store, ram_size());
 }
 
 TEST_F(inplace, seed_usage_accepted, "BACKEND-07") {
@@ -404,4 +378,4 @@ TEST_F(inplace, seed_usage_accepted, "BACKEND-07") {
     if (!b) TH_LOG("error: %s", b.error().message.c_str());
 }
 
-TEST_HARNESS_MAIN
+GMEM_TEST_MAIN

@@ -21,6 +21,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <sys/stat.h>
 
@@ -86,11 +87,45 @@ void expect_gated_runs_skip(const std::string& exe, const std::string& reason,
     EXPECT_GT(kvm_skips, 0u);
 }
 
+// The frame of the CAP-01 checks: in a child, `change` the world for this
+// program (it returns why it could not, which SKIPs the test), then `check`
+// there, given this program's path to run again.
+void in_changed_world(const std::function<std::string(const std::string& exe)>& change,
+                      const std::function<void(const std::string& exe)>& check) {
+    const std::string exe = cap::self_exe();
+    ASSERT_NE(exe, "");
+    cap::SharedNote skip;
+    ASSERT_TRUE(skip.usable());
+    const bool clean = harness::run_in_child([&] {
+        if (const std::string why = change(exe); !why.empty()) {
+            skip.set(why);
+            return;
+        }
+        check(exe);
+    });
+    if (const std::string why = skip.get(); !why.empty()) SKIP("%s", why.c_str());
+    EXPECT_TRUE(clean);
+}
+
 std::string read_line(const char* path, bool* present) {
     std::ifstream in(path);
     std::string line;
     *present = static_cast<bool>(in) && static_cast<bool>(std::getline(in, line));
     return line;
+}
+
+// What the per-VM-type checks that ask the kernel directly start with, after
+// their REQUIRE: /dev/kvm, a VM of the type, and the type's name for their
+// traces. A failure to open or create is reported at the caller's line.
+struct TypeVm {
+    Kvm kvm;
+    gmem::kvm::Vm vm;
+    std::string type_name; // vm_type_name(type)
+};
+TypeVm open_type_vm(unsigned long type, gmem::kvm::SrcLoc loc = gmem::kvm::SrcLoc::current()) {
+    Kvm kvm = Kvm::open(Kvm::default_path, loc);
+    gmem::kvm::Vm vm = kvm.create_vm(type, loc);
+    return {std::move(kvm), std::move(vm), vm_type_name(type)};
 }
 
 } // namespace
@@ -111,23 +146,16 @@ TEST_F(kvm_access, api_version, "CAP-01") {
 // EACCES and the path, and a gated test SKIPs with that reason (exit 4).
 TEST_F(kvm_access, permission_denied_skips, "CAP-01") {
     REQUIRE(Need().root().kvm());
-    const std::string exe = cap::self_exe();
-    ASSERT_NE(exe, "");
-    cap::SharedNote skip;
-    ASSERT_TRUE(skip.usable());
-    const bool clean = harness::run_in_child([&] {
-        if (auto r = cap::drop_to_nobody(); !r) {
-            skip.set("cannot switch to uid 65534: " + r.error().describe());
-            return;
-        }
-        if (::access("/dev/kvm", R_OK | W_OK) == 0) {
-            skip.set("uid 65534 may open /dev/kvm on this machine: no EACCES to observe");
-            return;
-        }
-        if (::access(exe.c_str(), X_OK) != 0) {
-            skip.set(exe + " cannot be run by uid 65534: " + gmem::Errno::last().describe());
-            return;
-        }
+    const auto drop_to_nobody = [](const std::string& exe) -> std::string {
+        if (auto r = cap::drop_to_nobody(); !r)
+            return "cannot switch to uid 65534: " + r.error().describe();
+        if (::access("/dev/kvm", R_OK | W_OK) == 0)
+            return "uid 65534 may open /dev/kvm on this machine: no EACCES to observe";
+        if (::access(exe.c_str(), X_OK) != 0)
+            return exe + " cannot be run by uid 65534: " + gmem::Errno::last().describe();
+        return "";
+    };
+    in_changed_world(drop_to_nobody, [](const std::string& exe) {
         const Features f = gmem::kvm::probe();
         const std::string why = f.kvm_unusable_reason();
         HARNESS_TRACE("probe's reason \"%s\"", why.c_str());
@@ -138,22 +166,16 @@ TEST_F(kvm_access, permission_denied_skips, "CAP-01") {
         EXPECT_EQ(Need(f).guest_memfd(uapi::kvm_x86_default_vm).missing().value_or(""), why);
         expect_gated_runs_skip(exe, why, "needs root (euid 65534)");
     });
-    if (const std::string why = skip.get(); !why.empty()) SKIP("%s", why.c_str());
-    EXPECT_TRUE(clean);
 }
 
 // No /dev/kvm at all (a mount namespace with an empty /dev): "no /dev/kvm".
 TEST_F(kvm_access, missing_dev_kvm_skips, "CAP-01") {
     REQUIRE(Need().root().kvm());
-    const std::string exe = cap::self_exe();
-    ASSERT_NE(exe, "");
-    cap::SharedNote skip;
-    ASSERT_TRUE(skip.usable());
-    const bool clean = harness::run_in_child([&] {
-        if (const std::string err = cap::hide_dev(); !err.empty()) {
-            skip.set("cannot hide /dev/kvm: " + err);
-            return;
-        }
+    const auto hide_dev = [](const std::string&) -> std::string {
+        const std::string err = cap::hide_dev();
+        return err.empty() ? "" : "cannot hide /dev/kvm: " + err;
+    };
+    in_changed_world(hide_dev, [](const std::string& exe) {
         ASSERT_ERRNO(::access("/dev/kvm", F_OK), ENOENT);
         const Features f = gmem::kvm::probe();
         const std::string why = f.kvm_unusable_reason();
@@ -163,8 +185,6 @@ TEST_F(kvm_access, missing_dev_kvm_skips, "CAP-01") {
         EXPECT_EQ(Need(f).kvm().missing().value_or(""), why);
         expect_gated_runs_skip(exe, why, "");
     });
-    if (const std::string why = skip.get(); !why.empty()) SKIP("%s", why.c_str());
-    EXPECT_TRUE(clean);
 }
 
 // ------------------------------------------------- per VM type: CAP-02..08 --
@@ -210,12 +230,11 @@ TEST_F(vm, create_iff_advertised, "CAP-05") {
 // CAP-02: caps non-zero => KVM_CREATE_GUEST_MEMFD (flags 0) works.
 TEST_F(vm, guest_memfd_iff_caps, "CAP-02") {
     REQUIRE(Need().vm_type(variant->type));
-    const Kvm kvm = Kvm::open();
-    const auto vm = kvm.create_vm(variant->type);
+    const auto [kvm, vm, type_name] = open_type_vm(variant->type);
     const long gmem = vm.check_extension(uapi::cap::guest_memfd);
     const long mem2 = vm.check_extension(uapi::cap::user_memory2);
-    HARNESS_TRACE("%s: KVM_CAP_GUEST_MEMFD %ld, KVM_CAP_USER_MEMORY2 %ld",
-                  vm_type_name(variant->type).c_str(), gmem, mem2);
+    HARNESS_TRACE("%s: KVM_CAP_GUEST_MEMFD %ld, KVM_CAP_USER_MEMORY2 %ld", type_name.c_str(), gmem,
+                  mem2);
     const auto* t = features().vm_type(variant->type);
     ASSERT_NE(t, nullptr);
     EXPECT_EQ(t->caps.guest_memfd.value_or(-1), gmem);
@@ -268,12 +287,11 @@ TEST_F(vm, gate_names_missing_cap, "CAP-02") {
 // /dev/kvm answer is recorded beside it.
 TEST_F(vm, gmem_flags_cap, "CAP-03") {
     REQUIRE(Need().vm_type(variant->type));
-    const Kvm kvm = Kvm::open();
-    const auto vm = kvm.create_vm(variant->type);
+    const auto [kvm, vm, type_name] = open_type_vm(variant->type);
     const long per_vm = vm.check_extension(uapi::cap::guest_memfd_flags);
     const long sys = kvm.check_extension(uapi::cap::guest_memfd_flags);
     HARNESS_TRACE("%s: KVM_CAP_GUEST_MEMFD_FLAGS on the VM 0x%lx, on /dev/kvm 0x%lx",
-                  vm_type_name(variant->type).c_str(), per_vm, sys);
+                  type_name.c_str(), per_vm, sys);
     TH_LOG("KVM_CAP_GUEST_MEMFD_FLAGS: VM %s, /dev/kvm %s",
            gmem::kvm::gmem_flags_name(u64(per_vm)).c_str(),
            gmem::kvm::gmem_flags_name(u64(sys)).c_str());
@@ -297,13 +315,12 @@ TEST_F(vm, gmem_flags_cap, "CAP-03") {
 // (INIT_SHARED alone included: kvm_gmem_create asks nothing more, see top).
 TEST_F(vm, each_flag_bit_alone, "CAP-04") {
     REQUIRE(Need().guest_memfd(variant->type));
-    const Kvm kvm = Kvm::open();
-    const auto vm = kvm.create_vm(variant->type);
+    const auto [kvm, vm, type_name] = open_type_vm(variant->type);
     const std::uint64_t offered = u64(vm.check_extension(uapi::cap::guest_memfd_flags));
     for (unsigned bit = 0; bit < 64; ++bit) {
         const std::uint64_t flag = 1ULL << bit;
-        HARNESS_TRACE("%s, flag %s alone, KVM_CAP_GUEST_MEMFD_FLAGS = 0x%llx",
-                      vm_type_name(variant->type).c_str(), gmem::kvm::gmem_flags_name(flag).c_str(),
+        HARNESS_TRACE("%s, flag %s alone, KVM_CAP_GUEST_MEMFD_FLAGS = 0x%llx", type_name.c_str(),
+                      gmem::kvm::gmem_flags_name(flag).c_str(),
                       static_cast<unsigned long long>(offered));
         if (offered & flag)
             EXPECT_OK(vm.try_create_guest_memfd(gmem::page_size(), flag));
@@ -316,11 +333,9 @@ TEST_F(vm, each_flag_bit_alone, "CAP-04") {
 // with private memory.
 TEST_F(vm, memory_attributes_private, "CAP-06") {
     REQUIRE(Need().vm_type(variant->type));
-    const Kvm kvm = Kvm::open();
-    const auto vm = kvm.create_vm(variant->type);
+    const auto [kvm, vm, type_name] = open_type_vm(variant->type);
     const long attrs = vm.check_extension(uapi::cap::memory_attributes);
-    HARNESS_TRACE("%s: KVM_CAP_MEMORY_ATTRIBUTES = 0x%lx", vm_type_name(variant->type).c_str(),
-                  attrs);
+    HARNESS_TRACE("%s: KVM_CAP_MEMORY_ATTRIBUTES = 0x%lx", type_name.c_str(), attrs);
     const auto* t = features().vm_type(variant->type);
     ASSERT_NE(t, nullptr);
     EXPECT_EQ(t->caps.memory_attributes.value_or(-1), attrs);
@@ -330,8 +345,7 @@ TEST_F(vm, memory_attributes_private, "CAP-06") {
         // Expected but not guaranteed: the in-place conversion series turns the
         // per-VM attributes off (kvm.vm_memory_attributes=0), and a kernel
         // without CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES answers 0.
-        OBSERVE("%s: KVM_CAP_MEMORY_ATTRIBUTES = 0x%lx", vm_type_name(variant->type).c_str(),
-                attrs);
+        OBSERVE("%s: KVM_CAP_MEMORY_ATTRIBUTES = 0x%lx", type_name.c_str(), attrs);
     }
     if (const std::uint64_t other = u64(attrs) & ~attr_private)
         OBSERVE("attributes beyond PRIVATE offered: 0x%llx",
@@ -344,8 +358,7 @@ TEST_F(vm, memory_attributes_private, "CAP-06") {
 // CAP-07: in-place conversion by behaviour, corroborated by the capability.
 TEST_F(vm, in_place_conversion_by_behaviour, "CAP-07") {
     REQUIRE(Need().guest_memfd(variant->type));
-    const Kvm kvm = Kvm::open();
-    const auto vm = kvm.create_vm(variant->type);
+    const auto [kvm, vm, type_name] = open_type_vm(variant->type);
     const auto g = vm.create_guest_memfd(gmem::page_size(), 0);
     const auto r = g.try_set_attributes(0, gmem::page_size(), 0);
     const bool absent = !r && r.error() == ENOTTY;
@@ -353,8 +366,8 @@ TEST_F(vm, in_place_conversion_by_behaviour, "CAP-07") {
     const long nr = gmem::kvm::gmem_attr_cap_number(&source);
     const long cap = vm.check_extension(nr);
     HARNESS_TRACE("%s: KVM_SET_MEMORY_ATTRIBUTES2 answers %s; cap %ld (%s) = 0x%lx",
-                  vm_type_name(variant->type).c_str(), r ? "success" : r.error().describe().c_str(),
-                  nr, source.c_str(), cap);
+                  type_name.c_str(), r ? "success" : r.error().describe().c_str(), nr,
+                  source.c_str(), cap);
 
     const auto* t = features().vm_type(variant->type);
     ASSERT_NE(t, nullptr);
@@ -382,8 +395,7 @@ TEST_F(vm, in_place_conversion_by_behaviour, "CAP-07") {
 TEST_F(vm, derived_predicates, "CAP-08") {
     REQUIRE(Need().vm_type(variant->type));
     const unsigned long type = variant->type;
-    const Kvm kvm = Kvm::open();
-    const auto vm = kvm.create_vm(type);
+    const auto [kvm, vm, type_name] = open_type_vm(type);
     const Features& f = features();
     const std::uint64_t flags = u64(vm.check_extension(uapi::cap::guest_memfd_flags));
     const std::uint64_t attrs = u64(vm.check_extension(uapi::cap::memory_attributes));
@@ -392,10 +404,10 @@ TEST_F(vm, derived_predicates, "CAP-08") {
     const bool want_shared = (flags & flag_mmap) && (flags & flag_init_shared);
     const bool want_private = (attrs & attr_private) || (in_place && (gattrs & attr_private));
     HARNESS_TRACE("%s: flags 0x%llx, attributes 0x%llx, gmem attributes 0x%llx, in-place %d",
-                  vm_type_name(type).c_str(), static_cast<unsigned long long>(flags),
+                  type_name.c_str(), static_cast<unsigned long long>(flags),
                   static_cast<unsigned long long>(attrs), static_cast<unsigned long long>(gattrs),
                   in_place);
-    TH_LOG("%s: shared guest_memfd %s, private guest_memfd %s", vm_type_name(type).c_str(),
+    TH_LOG("%s: shared guest_memfd %s, private guest_memfd %s", type_name.c_str(),
            f.shared_gmem(type) ? "yes" : "no", f.private_gmem(type) ? "yes" : "no");
     EXPECT_EQ(f.shared_gmem(type), want_shared);
     EXPECT_EQ(f.private_gmem(type), want_private);
@@ -540,4 +552,4 @@ TEST_F(derived_logic, predicates, "CAP-08") {
     }
 }
 
-TEST_HARNESS_MAIN
+GMEM_TEST_MAIN
