@@ -335,4 +335,4 @@ TEST_F(gmem_conversions, legacy_private_gpa_without_gmem, "CONV-11") {
     EXPECT_EQ(r.gpa, gpa_base);
 }
 
-TEST_HARNESS_MAIN
+GMEM_TEST_MAIN

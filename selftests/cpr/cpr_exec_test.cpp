@@ -343,5 +343,5 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
-    return harness::main(argc, argv);
+    return gmem::run_tests_after_probe(argc, argv);
 }

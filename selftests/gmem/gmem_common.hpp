@@ -104,16 +104,4 @@ inline std::size_t nonzero_at(const std::uint8_t* p, std::size_t n) {
     return n;
 }
 
-// Probes the kernel once in the parent so that the forked tests reuse the
-// answer instead of probing again each (features() caches per process).
-inline int main_with_probe(int argc, char** argv) {
-    (void)gmem::kvm::features();
-    return harness::main(argc, argv);
-}
-
 } // namespace gmem_test
-
-#define GMEM_TEST_MAIN                                                                             \
-    int main(int argc, char** argv) {                                                              \
-        return ::gmem_test::main_with_probe(argc, argv);                                           \
-    }

@@ -165,4 +165,4 @@ TEST_F(guest_access, two_slots_see_their_own_offsets, "GUEST-03") {
                    "file's first half, written through slot B");
 }
 
-TEST_HARNESS_MAIN
+GMEM_TEST_MAIN

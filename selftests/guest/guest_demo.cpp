@@ -63,4 +63,4 @@ TEST(guest_wrong_return, "GUEST-04") {
     EXPECT_GUEST_RETURNS(g.run(payload::echo, {1, 2, 3, 4, 5, 6}), 22u);
 }
 
-TEST_HARNESS_MAIN
+GMEM_TEST_MAIN

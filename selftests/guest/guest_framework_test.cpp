@@ -264,4 +264,4 @@ TEST(failures_reach_the_ktap_output, "GUEST-04") {
     }
 }
 
-TEST_HARNESS_MAIN
+GMEM_TEST_MAIN

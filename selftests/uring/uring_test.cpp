@@ -595,8 +595,4 @@ TEST_F(uring, pin_blocks_conversion, "URING-06 CONV-08") {
     EXPECT_STREQ(mismatch(g.map.bytes(), data), "");
 }
 
-int main(int argc, char** argv) {
-    // Probe once here, so that every forked test reuses the answer.
-    (void)gmem::kvm::features();
-    return harness::main(argc, argv);
-}
+GMEM_TEST_MAIN

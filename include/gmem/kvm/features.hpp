@@ -89,7 +89,8 @@ std::string kvm_access_name(KvmAccess a);
 Features probe(const char* kvm_path = "/dev/kvm");
 
 // The probe of this process, done once (tests in forked children reuse the
-// parent's answer only if the parent probed before forking).
+// parent's answer only if the parent probed before forking: GMEM_TEST_MAIN in
+// gmem/test.hpp does).
 const Features& features();
 
 // The capability number for KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES: the
