@@ -3,6 +3,7 @@
 // passing a SKIP reason back from a forked child.
 #pragma once
 
+#include "gmem/util/text.hpp"
 #include "gmem/errno.hpp"
 #include "gmem/kvm/fd.hpp"
 
@@ -24,9 +25,7 @@ namespace cap {
 inline constexpr uid_t nobody_uid = 65534;
 inline constexpr gid_t nobody_gid = 65534;
 
-inline bool contains(std::string_view hay, std::string_view needle) {
-    return hay.find(needle) != std::string_view::npos;
-}
+using gmem::util::contains;
 
 // Path of the running program, resolved while /proc/self is still ours to read
 // (after setuid the process is not dumpable and /proc/self/exe is root-only).

@@ -19,6 +19,8 @@
 // these tests do not count toward the conformance report's rows.
 #include "gmem/util/ktap.hpp"
 #include "gmem/util/process.hpp"
+#include "gmem/util/tempdir.hpp"
+#include "gmem/util/text.hpp"
 #include "harness/harness.hpp"
 
 #include <cstdlib>
@@ -31,6 +33,10 @@
 #include <vector>
 
 #include <unistd.h>
+
+using gmem::util::contains;
+using gmem::util::has_line;
+using gmem::util::TempDir;
 
 namespace fs = std::filesystem;
 using gmem::util::ProcessResult;
@@ -47,24 +53,6 @@ const std::string check_nc = source_dir + "/ci/vm/check-negative-control";
 // What the gates print when a kernel has no guest_memfd (kvm/gate.cpp).
 const std::string no_gmem_reason = "KVM_CAP_GUEST_MEMFD is 0 on KVM_X86_DEFAULT_VM (0)";
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        const char* tmp = std::getenv("TMPDIR");
-        std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/ci_scripts_test.XXXXXX";
-        const char* p = ::mkdtemp(tmpl.data());
-        if (!p) throw std::runtime_error("mkdtemp failed");
-        path = p;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
-
 bool write_file(const std::string& path, const std::string& text) {
     std::ofstream f(path, std::ios::binary | std::ios::trunc);
     f << text;
@@ -79,24 +67,9 @@ std::string read_file(const std::string& path) {
     return s.str();
 }
 
-bool contains(const std::string& text, const std::string& needle) {
-    return text.find(needle) != std::string::npos;
-}
-
 std::string chomp(std::string s) {
     if (!s.empty() && s.back() == '\n') s.pop_back();
     return s;
-}
-
-bool has_line(const std::string& text, const std::string& line) {
-    size_t pos = 0;
-    while ((pos = text.find(line, pos)) != std::string::npos) {
-        const bool starts = pos == 0 || text[pos - 1] == '\n';
-        const size_t end = pos + line.size();
-        if (starts && (end == text.size() || text[end] == '\n')) return true;
-        ++pos;
-    }
-    return false;
 }
 
 // Programs a script must not reach while it is still checking its arguments:

@@ -5,12 +5,15 @@
 // passed everything would fail these checks.
 #include "gmem/util/ktap.hpp"
 #include "gmem/util/process.hpp"
+#include "gmem/util/text.hpp"
 #include "harness/harness.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
+
+using gmem::util::has_line;
 
 namespace {
 
@@ -42,16 +45,6 @@ bool has_diag(const gmem::ktap::TestResult& t, const std::string& needle) {
                        [&](const std::string& d) { return d.find(needle) != std::string::npos; });
 }
 
-bool has_line(const std::string& out, const std::string& line) {
-    size_t pos = 0;
-    while ((pos = out.find(line, pos)) != std::string::npos) {
-        const bool starts = pos == 0 || out[pos - 1] == '\n';
-        const size_t end = pos + line.size();
-        if (starts && (end == out.size() || out[end] == '\n')) return true;
-        ++pos;
-    }
-    return false;
-}
 
 std::vector<std::string> names_of(const DemoRun& r) {
     std::vector<std::string> n;

@@ -9,6 +9,8 @@
 #include "gmem/report/report.hpp"
 #include "gmem/report/spec.hpp"
 #include "gmem/util/process.hpp"
+#include "gmem/util/tempdir.hpp"
+#include "gmem/util/text.hpp"
 #include "harness/harness.hpp"
 
 #include <algorithm>
@@ -17,6 +19,9 @@
 #include <fstream>
 #include <string>
 #include <vector>
+
+using gmem::util::has_line;
+using gmem::util::TempDir;
 
 namespace fs = std::filesystem;
 namespace rep = gmem::report;
@@ -28,22 +33,6 @@ const std::string run_dir = data + "/run";
 const std::string junit = data + "/run/junit.xml";
 const std::string spec_md = data + "/BEHAVIORS.md";
 const std::string cmp = data + "/compare";
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/report_test.XXXXXX";
-        const char* p = ::mkdtemp(tmpl);
-        if (!p) throw std::runtime_error("mkdtemp failed");
-        path = p;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-};
 
 std::string slurp(const std::string& path) {
     auto t = rep::read_file(path);
@@ -85,17 +74,6 @@ const rep::TestRecord* test_of(const rep::Report& r, const std::string& program,
     for (const auto& t : r.unattributed)
         if (t.program == program && t.test == test) return &t;
     return nullptr;
-}
-
-bool has_line(const std::string& text, const std::string& line) {
-    size_t pos = 0;
-    while ((pos = text.find(line, pos)) != std::string::npos) {
-        const bool starts = pos == 0 || text[pos - 1] == '\n';
-        const size_t end = pos + line.size();
-        if (starts && (end == text.size() || text[end] == '\n')) return true;
-        ++pos;
-    }
-    return false;
 }
 
 // The rows the recorded run must give, one per ID of data/BEHAVIORS.md.
