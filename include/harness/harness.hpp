@@ -214,7 +214,8 @@ bool known_behaviour_id(std::string_view id);
 
 // Runs fn in a forked child (e.g. a second process mapping the same file) and
 // waits. Failed EXPECT/ASSERTs in the child are printed there and make this
-// return false, as does a crash (reported with its signal).
+// return false, as does a crash (reported with its signal). A SKIP in the
+// child (and no failure) skips the calling test with the child's reason.
 bool run_in_child(const std::function<void()>& fn);
 
 // Volatile single-byte accesses: a plain load whose value is unused may be

@@ -181,12 +181,22 @@ void run_phases(const std::function<void()>& setup, const std::function<void()>&
 bool run_in_child(const std::function<void()>& fn) {
     std::fflush(stdout);
     if (g_tee) std::fflush(g_tee);
+    // A SKIP in the child (a gate it met) skips the test: its reason comes
+    // back through this pipe, with exit status 4 (KSFT_SKIP).
+    int reason_pipe[2];
+    if (::pipe2(reason_pipe, O_CLOEXEC) < 0) {
+        fail_here(nullptr, 0, "run_in_child: pipe2: " + gmem::Errno::last().describe(), false);
+        return false;
+    }
     const pid_t pid = ::fork();
     if (pid < 0) {
         fail_here(nullptr, 0, "run_in_child: fork: " + gmem::Errno::last().describe(), false);
+        ::close(reason_pipe[0]);
+        ::close(reason_pipe[1]);
         return false;
     }
     if (pid == 0) {
+        ::close(reason_pipe[0]);
         g_state.test_pid = 0; // never report a test result from here
         try {
             fn();
@@ -195,8 +205,27 @@ bool run_in_child(const std::function<void()>& fn) {
             fail_here(nullptr, 0, std::string("uncaught exception in child: ") + e.what(), false);
         }
         std::fflush(stdout);
-        ::_exit(g_state.failed || g_state.skipped ? 1 : 0);
+        if (g_tee) std::fflush(g_tee);
+        if (g_state.skipped && !g_state.failed) {
+            const std::string& r = g_state.skip_reason;
+            for (size_t off = 0; off < r.size();) {
+                const ssize_t n = ::write(reason_pipe[1], r.data() + off, r.size() - off);
+                if (n <= 0) break;
+                off += static_cast<size_t>(n);
+            }
+            ::_exit(4);
+        }
+        ::_exit(g_state.failed ? 1 : 0);
     }
+    ::close(reason_pipe[1]);
+    std::string reason;
+    char buf[256];
+    for (;;) {
+        const ssize_t n = ::read(reason_pipe[0], buf, sizeof(buf));
+        if (n > 0) reason.append(buf, static_cast<size_t>(n));
+        else if (n == 0 || errno != EINTR) break;
+    }
+    ::close(reason_pipe[0]);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -204,6 +233,8 @@ bool run_in_child(const std::function<void()>& fn) {
         diag("child process terminated by " + signal_name(WTERMSIG(status)));
         return false;
     }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 4)
+        skip_here(nullptr, 0, reason.empty() ? "skipped in a child process" : reason);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 

@@ -81,6 +81,12 @@ TEST(leaks_fd, "") { (void)::dup(1); }
 
 TEST(observes, "") { OBSERVE("a value no document settles: %d", 7); }
 
+// A gate met in a child process skips the test, with the child's reason.
+TEST(child_skips, "") {
+    EXPECT_TRUE(harness::run_in_child([] { SKIP("no frobnicator in the child"); }));
+    EXPECT_EQ(1, 2); // not reached: the SKIP ends the test in the parent too
+}
+
 FIXTURE(fx) {
     int value = 0;
 };
