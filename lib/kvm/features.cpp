@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <linux/io_uring.h>
+#include <sys/resource.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <sys/syscall.h>
@@ -122,6 +123,16 @@ void probe_host(Features& f) {
         if (f.io_uring_disabled > 0)
             f.io_uring_detail +=
                 " (kernel.io_uring_disabled = " + std::to_string(f.io_uring_disabled) + ")";
+        // Kernels before 5.12 charge the rings to RLIMIT_MEMLOCK: ENOMEM is
+        // then usually that limit, not a lack of memory.
+        rlimit rl{};
+        if (e.code == ENOMEM && ::getrlimit(RLIMIT_MEMLOCK, &rl) == 0) {
+            auto show = [](rlim_t v) {
+                return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v);
+            };
+            f.io_uring_detail += " (RLIMIT_MEMLOCK cur " + show(rl.rlim_cur) + " max " +
+                                 show(rl.rlim_max) + " bytes; raise it or run with CAP_IPC_LOCK)";
+        }
     }
 }
 
