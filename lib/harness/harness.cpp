@@ -213,7 +213,7 @@ bool run_in_child(const std::function<void()>& fn) {
                 if (n <= 0) break;
                 off += static_cast<size_t>(n);
             }
-            ::_exit(4);
+            ::_exit(exit_skip);
         }
         ::_exit(g_state.failed ? 1 : 0);
     }
@@ -233,7 +233,7 @@ bool run_in_child(const std::function<void()>& fn) {
         diag("child process terminated by " + signal_name(WTERMSIG(status)));
         return false;
     }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 4)
+    if (WIFEXITED(status) && WEXITSTATUS(status) == exit_skip)
         skip_here(nullptr, 0, reason.empty() ? "skipped in a child process" : reason);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }

@@ -1,4 +1,5 @@
 #include "gmem/kvm/features.hpp"
+#include "gmem/util/limits.hpp"
 
 #include "gmem/kvm/kvm.hpp"
 
@@ -10,7 +11,6 @@
 #include <fcntl.h>
 #include <fstream>
 #include <linux/io_uring.h>
-#include <sys/resource.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <sys/syscall.h>
@@ -125,14 +125,9 @@ void probe_host(Features& f) {
                 " (kernel.io_uring_disabled = " + std::to_string(f.io_uring_disabled) + ")";
         // Kernels before 5.12 charge the rings to RLIMIT_MEMLOCK: ENOMEM is
         // then usually that limit, not a lack of memory.
-        rlimit rl{};
-        if (e.code == ENOMEM && ::getrlimit(RLIMIT_MEMLOCK, &rl) == 0) {
-            auto show = [](rlim_t v) {
-                return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v);
-            };
-            f.io_uring_detail += " (RLIMIT_MEMLOCK cur " + show(rl.rlim_cur) + " max " +
-                                 show(rl.rlim_max) + " bytes; raise it or run with CAP_IPC_LOCK)";
-        }
+        if (e.code == ENOMEM)
+            f.io_uring_detail +=
+                " (" + util::memlock_limit_text() + "; raise it or run with CAP_IPC_LOCK)";
     }
 }
 

@@ -1,12 +1,13 @@
 #include "gmem/uring/scratch.hpp"
 
+#include "gmem/util/limits.hpp"
+
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
 #include <linux/magic.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -135,15 +136,7 @@ std::vector<std::string> direct_dirs(const std::string& extra) {
 }
 
 std::string memlock_report(std::size_t bytes) {
-    auto show = [](rlim_t v) {
-        return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v);
-    };
-    std::string out;
-    rlimit rl{};
-    if (::getrlimit(RLIMIT_MEMLOCK, &rl) == 0)
-        out = "RLIMIT_MEMLOCK cur " + show(rl.rlim_cur) + " max " + show(rl.rlim_max) + " bytes";
-    else
-        out = "RLIMIT_MEMLOCK unknown (" + Errno::last().describe() + ")";
+    std::string out = util::memlock_limit_text();
     if (bytes) out += ", buffer " + std::to_string(bytes) + " bytes";
     // CAP_IPC_LOCK (bit 14) in the effective set: io_uring then charges nothing.
     std::ifstream status("/proc/self/status");
