@@ -221,3 +221,28 @@ vm_collect() { # results.raw out
         cur != "" && /^\|/ { print substr($0, 2) > cur; next }
     '
 }
+
+# The per-behaviour conformance report of a run (OUT/report.md, OUT/report.json),
+# as ci/conformance writes it for the running kernel: OUT/ktap/<program>.ktap
+# plus each corpus program's -l list (so a program that crashed or printed
+# nothing still fails its IDs), OUT/probe.json above the rows. The build's own
+# gmem-report and the spec of the tree it was configured from.
+vm_write_report() { # build out
+    local build=$1 out=$2 rdir spec src probe_arg version
+    rdir=$out/report-input
+    rm -rf "$rdir"
+    mkdir -p "$rdir/ktap"
+    cp "$out"/ktap/*.ktap "$rdir/ktap/" 2>/dev/null || true
+    [ -x "$build/tools/gmem-report" ] || { echo "no $build/tools/gmem-report: no report" >&2; return 1; }
+    ctest --test-dir "$build" -L '^corpus$' --show-only=json-v1 >"$rdir/ctest-tests.json" 2>/dev/null &&
+        "$build/tools/gmem-report" list --ctest-json "$rdir/ctest-tests.json" --out "$rdir/ktap" 2>/dev/null ||
+        { echo "could not list the corpus programs of $build for the report" >&2; return 1; }
+    src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt" 2>/dev/null)
+    spec=${src:-$GMEM_ROOT}/spec/BEHAVIORS.md
+    [ -f "$spec" ] || spec=$GMEM_ROOT/spec/BEHAVIORS.md
+    probe_arg=(--probe-note "no probe.json from the VM")
+    [ -s "$out/probe.json" ] && probe_arg=(--probe "$out/probe.json")
+    version=$(git -C "${src:-$GMEM_ROOT}" describe --always --dirty 2>/dev/null || echo unknown)
+    "$build/tools/gmem-report" build --ktap-dir "$rdir/ktap" --spec "$spec" --corpus-version "$version" \
+        --json "$out/report.json" --markdown "$out/report.md" "${probe_arg[@]}" --quiet
+}
