@@ -1,8 +1,10 @@
 // CPR fd reuse for real (CPR-02 … CPR-05): the program re-executes itself
 // (cpr-exec) or starts a fresh image that receives the state over a UNIX
-// socket (cpr-transfer). The new image is this same binary entered with a
-// stage argument; it prints one line per check ("ok: …" / "FAIL: …") and
-// exits 0 only if every check held. The test in the old image asserts that.
+// socket (cpr-transfer: CPR-04's transfer checks and CPR-05's binding rule
+// each in a test of its own, so that each ID's verdict is its own). The new
+// image is this same binary entered with a stage argument; it prints one line
+// per check ("ok: …" / "FAIL: …") and exits 0 only if every check held. The
+// test in the old image asserts that.
 #include "gmem/backend/accel.hpp"
 #include "gmem/backend/backend.hpp"
 #include "gmem/backend/cpr_fd_store.hpp"
@@ -11,6 +13,7 @@
 #include "gmem/guest/payloads.hpp"
 #include "gmem/test.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -138,41 +141,84 @@ gmem::kvm::Memslot gmem_slot(const backend::RamBlock& ram, const gmem::kvm::Gues
                                         reinterpret_cast<std::uint64_t>(ram.host.get()));
 }
 
-int stage_transfer(const Expect& want) {
-    Fd sock(want.extra);
+// The state as the old image sent it: the store with (ram0, 0) and (vm, 0),
+// the RAM block reused from it (CPR-04's checks, printed as they go).
+struct Transferred {
     std::vector<Fd> owned;
-    auto store = cpr::receive_state(sock.get(), owned);
+    std::optional<cpr::FdStore> store;
+    std::optional<backend::RamBlock> ram;
+};
+
+Transferred receive_transfer(const Expect& want) {
+    Transferred t;
+    Fd sock(want.extra);
+    auto store = cpr::receive_state(sock.get(), t.owned);
     if (!store) {
         check(false, "receive_state: " + store.error().message);
-        return 1;
+        return t;
     }
-    check(store->find(ram_name, 0) >= 0 && store->find("vm", 0) >= 0,
+    t.store = std::move(*store);
+    check(t.store->find(ram_name, 0) >= 0 && t.store->find("vm", 0) >= 0,
           "the store arrived with (ram0, 0) and (vm, 0)");
-    auto ram = reuse_ram(*store, want);
-    if (!ram) return 1;
+    t.ram = reuse_ram(*t.store, want);
+    return t;
+}
 
-    // CPR-05: the file stays bound to the VM that created it.
-    const std::uint64_t size = want.size;
-    const int slot_fd = ::fcntl(ram->fd.get(), F_DUPFD_CLOEXEC, 0);
-    const gmem::kvm::GuestMemfd gmem(Fd(slot_fd), size, shared_flags);
-    {
-        auto kvm = gmem::kvm::Kvm::open();
-        auto fresh = kvm.create_vm();
-        auto r = fresh.try_set_memslot(gmem_slot(*ram, gmem));
-        check(!r && r.error().code == EINVAL,
-              std::string("binding the reused guest_memfd into a fresh VM fails EINVAL: ") +
-                  (r ? "it succeeded" : r.error().describe()));
+// CPR-04: the saved fds reach another process over SCM_RIGHTS; same inode,
+// same contents (reuse_ram's checks).
+int stage_transfer(const Expect& want) {
+    const Transferred t = receive_transfer(want);
+    return failures || !t.ram ? 1 : 0;
+}
+
+// CPR-05's setup in the new image: the transferred state, a dup of the RAM
+// block's guest_memfd to bind. Null (with a FAIL line) when the RAM block
+// could not be reused.
+struct Bindable {
+    Transferred t;
+    std::optional<gmem::kvm::GuestMemfd> gmem;
+};
+
+Bindable bindable(const Expect& want) {
+    Bindable b{receive_transfer(want), std::nullopt};
+    if (!b.t.ram) {
+        check(false, "the RAM block could not be reused after the transfer (see above): CPR-05 not checked");
+        return b;
     }
-    // ... and when the VM's own fd travelled too: api.rst ("General
-    // description") says VM ioctls must come from the process that created
-    // the VM and that passing KVM fds by SCM_RIGHTS is not supported, with no
-    // behaviour guaranteed. So this half is observed, not asserted.
-    const int vm_fd = ::fcntl(store->find("vm", 0), F_DUPFD_CLOEXEC, 0);
+    const int slot_fd = ::fcntl(b.t.ram->fd.get(), F_DUPFD_CLOEXEC, 0);
+    b.gmem.emplace(Fd(slot_fd), want.size, shared_flags);
+    return b;
+}
+
+// CPR-05: the transferred guest_memfd stays bound to the VM that created it.
+int stage_transfer_bound(const Expect& want) {
+    Bindable b = bindable(want);
+    if (!b.gmem) return 1;
+    // virt/kvm/guest_memfd.c kvm_gmem_prepare_memory_region() (7.3):
+    // "if (f->kvm != kvm) goto err" returns -EINVAL: a gmem file binds only
+    // into the VM that created it.
+    auto kvm = gmem::kvm::Kvm::open();
+    auto fresh = kvm.create_vm();
+    auto r = fresh.try_set_memslot(gmem_slot(*b.t.ram, *b.gmem));
+    check(!r && r.error().code == EINVAL,
+          std::string("binding the reused guest_memfd into a fresh VM fails EINVAL: ") +
+              (r ? "it succeeded" : r.error().describe()));
+    return failures ? 1 : 0;
+}
+
+// CPR-05, the VM's own fd travelled too: api.rst ("General description")
+// says VM ioctls must come from the process that created the VM and that
+// passing KVM fds by SCM_RIGHTS is not supported, with no behaviour
+// guaranteed. So this half is observed, not asserted.
+int stage_transfer_vm_fd(const Expect& want) {
+    Bindable b = bindable(want);
+    if (!b.gmem) return 1;
+    const int vm_fd = ::fcntl(b.t.store->find("vm", 0), F_DUPFD_CLOEXEC, 0);
     auto kvm = gmem::kvm::Kvm::open();
     auto mmap_size = kvm.try_vcpu_mmap_size();
     auto vm = gmem::kvm::Vm::adopt(Fd(vm_fd), gmem::uapi::kvm_x86_default_vm,
                                    static_cast<std::size_t>(mmap_size.value_or(0)));
-    auto bound = vm.try_set_memslot(gmem_slot(*ram, gmem));
+    auto bound = vm.try_set_memslot(gmem_slot(*b.t.ram, *b.gmem));
     std::printf("observe: binding the guest_memfd into its own VM through the VM fd that "
                 "travelled: %s\n",
                 bound ? "accepted" : bound.error().describe().c_str());
@@ -239,7 +285,15 @@ Restarted restart(const char* stage, const Expect& e, const std::function<void()
 }
 
 void report(const Restarted& r) {
-    TH_LOG("new image said:\n%s", r.out.c_str());
+    // Indented, so that its "observe: " lines are not read as this test's
+    // own observations (OBSERVE below reports them once).
+    std::string said;
+    for (size_t at = 0; at < r.out.size();) {
+        const size_t end = std::min(r.out.find('\n', at), r.out.size());
+        said += "  " + r.out.substr(at, end - at) + "\n";
+        at = end + 1;
+    }
+    TH_LOG("new image said:\n%s", said.c_str());
     size_t pos = 0;
     while ((pos = r.out.find("observe: ", pos)) != std::string::npos) {
         const size_t end = r.out.find('\n', pos);
@@ -306,8 +360,11 @@ TEST(backend_saves_then_exec_reuses, "CPR-02 CPR-03") {
     report(r);
 }
 
-TEST(transfer_to_another_process, "CPR-04 CPR-05") {
-    REQUIRE(Need().gmem_flags(gmem::uapi::kvm_x86_default_vm, shared_flags));
+namespace {
+
+// Sends the store with (ram0, 0) and (vm, 0) over a socket to a fresh image
+// of this binary started with `stage` (ASSERTs fail the calling test).
+Restarted transfer_to(const char* stage) {
     cpr::FdStore store;
     auto ram = make_ram(store);
     ASSERT_TRUE(ram.has_value());
@@ -321,23 +378,51 @@ TEST(transfer_to_another_process, "CPR-04 CPR-05") {
     // only reach it as SCM_RIGHTS.
     auto sent = cpr::send_state(mine.get(), store);
     ASSERT_TRUE(sent.has_value());
-    const Restarted r = restart("--cpr-transfer-stage2", e, [] {}, theirs.get());
+    return restart(stage, e, [] {}, theirs.get());
+}
+
+} // namespace
+
+TEST(transfer_to_another_process, "CPR-04") {
+    REQUIRE(Need().gmem_flags(gmem::uapi::kvm_x86_default_vm, shared_flags));
+    const Restarted r = transfer_to("--cpr-transfer-stage2");
+    report(r);
+    EXPECT_NE(r.out.find("ok: the store arrived with (ram0, 0) and (vm, 0)"), std::string::npos);
+    EXPECT_NE(r.out.find("ok: same inode: "), std::string::npos);
+}
+
+TEST(transferred_gmem_stays_bound, "CPR-05") {
+    REQUIRE(Need().gmem_flags(gmem::uapi::kvm_x86_default_vm, shared_flags));
+    const Restarted r = transfer_to("--cpr-transfer-bound-stage2");
     report(r);
     EXPECT_NE(r.out.find("ok: binding the reused guest_memfd into a fresh VM fails EINVAL"),
               std::string::npos);
 }
 
+// Observes only (report() turns the new image's observe lines into OBSERVE).
+TEST(transferred_vm_fd_in_new_process, "CPR-05") {
+    REQUIRE(Need().gmem_flags(gmem::uapi::kvm_x86_default_vm, shared_flags));
+    const Restarted r = transfer_to("--cpr-transfer-vmfd-stage2");
+    report(r);
+    EXPECT_NE(r.out.find("observe: binding the guest_memfd into its own VM through the VM fd"),
+              std::string::npos);
+}
+
 int main(int argc, char** argv) {
     if (argc > 1 && (std::strcmp(argv[1], "--cpr-exec-stage2") == 0 ||
-                     std::strcmp(argv[1], "--cpr-transfer-stage2") == 0)) {
+                     std::strcmp(argv[1], "--cpr-transfer-stage2") == 0 ||
+                     std::strcmp(argv[1], "--cpr-transfer-bound-stage2") == 0 ||
+                     std::strcmp(argv[1], "--cpr-transfer-vmfd-stage2") == 0)) {
         Expect e{};
         if (!parse_expect(argc, argv, e)) {
             std::fprintf(stderr, "%s: bad stage arguments\n", argv[0]);
             return 2;
         }
         try {
-            return std::strcmp(argv[1], "--cpr-exec-stage2") == 0 ? stage_exec(e)
-                                                                  : stage_transfer(e);
+            if (std::strcmp(argv[1], "--cpr-exec-stage2") == 0) return stage_exec(e);
+            if (std::strcmp(argv[1], "--cpr-transfer-stage2") == 0) return stage_transfer(e);
+            if (std::strcmp(argv[1], "--cpr-transfer-bound-stage2") == 0) return stage_transfer_bound(e);
+            return stage_transfer_vm_fd(e);
         } catch (const std::exception& ex) {
             std::printf("FAIL: %s\n", ex.what());
             return 1;
