@@ -221,6 +221,11 @@ inline constexpr long guest_memfd = 234;
 inline constexpr long vm_types = 235;
 inline constexpr long pre_fault_memory = 236;
 inline constexpr long guest_memfd_flags = 244;
+// Per VM on x86: kvm_arch_has_readonly_mem(), false for VM types with
+// protected state (SEV-ES, SNP, TDX); the system answer is 1 (x86.c
+// kvm_vm_ioctl_check_extension). check_memory_region_flags() offers
+// KVM_MEM_READONLY exactly where it is 1.
+inline constexpr long readonly_mem = 81;
 // KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES is not stable across versions of the
 // in-place conversion series. The build may pin it (GMEM_CAP_GMEM_ATTRS_NR);
 // the probe also honours a run-time override (see Features).
@@ -345,5 +350,8 @@ static_assert(ioctl::get_sregs == 0x8138AE83);
 static_assert(ioctl::set_sregs == 0x4138AE84);
 static_assert(ioctl::set_cpuid2 == 0x4008AE90);
 static_assert(ioctl::get_supported_cpuid == 0xC008AE05);
+
+// Capability numbers from <linux/kvm.h> that UAPI.md does not list.
+static_assert(cap::readonly_mem == 81); // KVM_CAP_READONLY_MEM
 
 } // namespace gmem::uapi
