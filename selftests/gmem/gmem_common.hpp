@@ -7,6 +7,7 @@
 #include "gmem/test.hpp"
 
 #include <cstddef>
+#include <cstdio>
 #include <cstdint>
 #include <linux/falloc.h>
 #include <optional>
@@ -70,6 +71,31 @@ inline std::string flags_text(std::uint64_t flags) {
     GMEM_VARIANTS_FOR_TYPE_(fx, sev_es_vm, ::gmem::uapi::kvm_x86_sev_es_vm);                       \
     GMEM_VARIANTS_FOR_TYPE_(fx, snp_vm, ::gmem::uapi::kvm_x86_snp_vm);                             \
     GMEM_VARIANTS_FOR_TYPE_(fx, tdx_vm, ::gmem::uapi::kvm_x86_tdx_vm)
+
+// The running kernel's release as the probe read it from uname(2), e.g.
+// "6.18.44-fc-v669" -> {6, 18, 44}; nullopt when it does not start with
+// "<major>.<minor>". For checks whose expected answer changed in a release
+// (they name that release and accept only the running kernel's side).
+struct KernelVersion {
+    int major = 0, minor = 0, sublevel = 0;
+};
+inline std::optional<KernelVersion> kernel_version() {
+    KernelVersion v;
+    const int n = std::sscanf(gmem::kvm::features().kernel_release.c_str(), "%d.%d.%d", &v.major,
+                              &v.minor, &v.sublevel);
+    if (n < 2) return std::nullopt;
+    if (n == 2) v.sublevel = 0;
+    return v;
+}
+// True when the running kernel is major.minor.sublevel or newer; an unreadable
+// release counts as new (the newest known answer is expected).
+inline bool kernel_at_least(int major, int minor, int sublevel = 0) {
+    const auto v = kernel_version();
+    if (!v) return true;
+    if (v->major != major) return v->major > major;
+    if (v->minor != minor) return v->minor > minor;
+    return v->sublevel >= sublevel;
+}
 
 // SKIPs a check that is about another flag set than this variant's, naming
 // which variant covers the case instead.

@@ -7,7 +7,6 @@
 #include "gmem_common.hpp"
 
 #include <cerrno>
-#include <cstdio>
 #include <fcntl.h>
 #include <string>
 #include <sys/stat.h>
@@ -62,16 +61,6 @@ TEST_F(create, unaligned_sizes, "CREATE-02") {
     }
 }
 
-namespace {
-// True when the running kernel's release is older than major.minor.
-bool kernel_before(int major, int minor) {
-    int ma = 0, mi = 0;
-    if (std::sscanf(gmem::kvm::features().kernel_release.c_str(), "%d.%d", &ma, &mi) != 2)
-        return false;
-    return ma < major || (ma == major && mi < minor);
-}
-} // namespace
-
 // f_type: GUEST_MEMFD_MAGIC (UAPI.md) from Linux 6.19, whose guest_memfd.c
 // mounts its own pseudo filesystem (kvm_gmem_init_mount); 6.8..6.18 put the
 // inode on the anon_inode mount, which an older kernel may answer instead.
@@ -89,7 +78,7 @@ TEST_F(create, inodes_and_stat, "CREATE-03") {
         EXPECT_EQ(st[i].st_blksize, page());
         const struct statfs sfs = gmem::must(files[i].try_fstatfs(), "fstatfs of a guest_memfd");
         const long f_type = static_cast<long>(sfs.f_type);
-        if (f_type == gmem::uapi::anon_inode_fs_magic && kernel_before(6, 19)) {
+        if (f_type == gmem::uapi::anon_inode_fs_magic && !kernel_at_least(6, 19)) {
             if (i == 0)
                 TH_LOG("f_type is ANON_INODE_FS_MAGIC: before Linux 6.19 a guest_memfd lives "
                        "on the anon_inode mount (the \"guest_memfd\" filesystem came with the "
