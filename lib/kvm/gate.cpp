@@ -161,6 +161,22 @@ Need& Need::private_gmem(unsigned long type) {
     return *this;
 }
 
+// The system answer first, so that a kernel without the ioctl names the
+// capability whatever VM type the check wanted (x86.c, kvm_vm_ioctl_check_extension:
+// KVM_CAP_PRE_FAULT_MEMORY answers tdp_enabled, for /dev/kvm and VMs alike).
+Need& Need::pre_fault_memory(unsigned long type) {
+    checks_.push_back([type](const Features& f) -> Reason {
+        if (auto r = need_kvm(f)) return r;
+        if (f.system.pre_fault_memory.value_or(0) == 0)
+            return "KVM_CAP_PRE_FAULT_MEMORY is 0 on /dev/kvm";
+        if (auto r = need_vm_type(f, type)) return r;
+        if (f.vm_type(type)->caps.pre_fault_memory.value_or(0) == 0)
+            return "KVM_CAP_PRE_FAULT_MEMORY is 0 on " + vm_type_name(type);
+        return std::nullopt;
+    });
+    return *this;
+}
+
 std::optional<std::string> Need::missing() const {
     for (const auto& c : checks_)
         if (auto r = c(*f_)) return r;

@@ -1,11 +1,13 @@
 #include "gmem/kvm/kvm.hpp"
 
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sstream>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include <vector>
 
 namespace gmem::kvm {
 namespace {
@@ -189,6 +191,37 @@ Vcpu Vm::create_vcpu(unsigned id, SrcLoc loc) const {
     return must(try_create_vcpu(id), "KVM_CREATE_VCPU(" + std::to_string(id) + ")", loc);
 }
 
+Result<std::uint64_t> Vm::try_read_stat(std::string_view name) const {
+    auto r = xioctl(fd(), uapi::ioctl::get_stats_fd, 0UL);
+    if (!r) return std::unexpected(r.error());
+    const Fd sfd(static_cast<int>(*r));
+    // pread the whole object or fail: a short read is a malformed stats file.
+    auto read_at = [&](void* buf, std::size_t len, std::uint64_t off) -> Result<void> {
+        const ssize_t n = ::pread(sfd.get(), buf, len, static_cast<off_t>(off));
+        if (n < 0) return std::unexpected(Errno::last());
+        if (static_cast<std::size_t>(n) != len) return std::unexpected(Errno{EIO});
+        return {};
+    };
+    uapi::kvm_stats_header h{};
+    if (auto x = read_at(&h, sizeof(h), 0); !x) return std::unexpected(x.error());
+    const std::size_t stride = sizeof(uapi::kvm_stats_desc) + h.name_size;
+    std::vector<char> desc(stride);
+    for (std::uint32_t i = 0; i < h.num_desc; ++i) {
+        if (auto x = read_at(desc.data(), stride, h.desc_offset + std::uint64_t{i} * stride); !x)
+            return std::unexpected(x.error());
+        uapi::kvm_stats_desc d{};
+        std::memcpy(&d, desc.data(), sizeof(d));
+        const char* n = desc.data() + sizeof(d);
+        if (std::string_view(n, ::strnlen(n, h.name_size)) != name) continue;
+        if (d.size == 0) return std::unexpected(Errno{ENODATA});
+        std::uint64_t v = 0;
+        if (auto x = read_at(&v, sizeof(v), std::uint64_t{h.data_offset} + d.offset); !x)
+            return std::unexpected(x.error());
+        return v;
+    }
+    return std::unexpected(Errno{ENOENT});
+}
+
 // --------------------------------------------------------------- GuestMemfd --
 Result<Mapping> GuestMemfd::try_mmap(std::size_t len, int prot, int map_flags,
                                      off_t offset) const {
@@ -270,6 +303,11 @@ Result<void> Vcpu::try_set_sregs(const uapi::kvm_sregs& s) const {
 }
 Result<void> Vcpu::try_set_cpuid2(const void* arg) const {
     return as_void(xioctl(fd(), uapi::ioctl::set_cpuid2, arg));
+}
+Result<void> Vcpu::try_pre_fault_memory(uapi::kvm_pre_fault_memory& range) const {
+    // The kernel copies the struct back whatever the answer (kvm_vcpu_ioctl,
+    // "Pass back leftover range"), so `range` is current after any return.
+    return as_void(xioctl(fd(), uapi::ioctl::pre_fault_memory, &range));
 }
 
 } // namespace gmem::kvm

@@ -34,6 +34,8 @@ class Need {
     // Derived predicates (CAP-08): Features::shared_gmem / private_gmem.
     Need& shared_gmem(unsigned long type);
     Need& private_gmem(unsigned long type);
+    // KVM_CAP_PRE_FAULT_MEMORY, on /dev/kvm and on a VM of this type.
+    Need& pre_fault_memory(unsigned long type);
 
     std::optional<std::string> missing() const;
 

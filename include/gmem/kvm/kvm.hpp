@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <source_location>
 #include <string>
+#include <string_view>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -151,6 +152,10 @@ class Vm {
     Result<Vcpu> try_create_vcpu(unsigned id = 0) const;
     Vcpu create_vcpu(unsigned id = 0, SrcLoc loc = SrcLoc::current()) const;
 
+    // One statistic of the VM's binary stats (KVM_GET_STATS_FD, api.rst), by
+    // name, e.g. "pages_4k": its first u64 value. ENOENT: no such statistic.
+    Result<std::uint64_t> try_read_stat(std::string_view name) const;
+
   private:
     friend class Kvm;
     Vm(Fd fd, unsigned long type, std::size_t mmap_size)
@@ -173,6 +178,11 @@ class Vcpu {
     Result<void> try_set_sregs(const uapi::kvm_sregs& s) const;
     // arg points at a kvm_cpuid2 header followed by its entries.
     Result<void> try_set_cpuid2(const void* arg) const;
+
+    // KVM_PRE_FAULT_MEMORY (needs KVM_CAP_PRE_FAULT_MEMORY). `range` is in/out
+    // as in the kernel: on return, success or not, it holds what is left of
+    // the range (gpa advanced and size shrunk by what was mapped).
+    Result<void> try_pre_fault_memory(uapi::kvm_pre_fault_memory& range) const;
 
   private:
     friend class Vm;

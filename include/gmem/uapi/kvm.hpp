@@ -81,6 +81,35 @@ struct kvm_memory_attributes2 {
     u64 reserved[11];
 };
 
+// KVM_PRE_FAULT_MEMORY (vCPU ioctl, KVM_CAP_PRE_FAULT_MEMORY): in/out. On
+// return gpa and size describe what is left of the range.
+struct kvm_pre_fault_memory {
+    u64 gpa;
+    u64 size;
+    u64 flags; // must be 0
+    u64 padding[5];
+};
+
+// Binary statistics (KVM_GET_STATS_FD): the header at offset 0 of the stats
+// fd, then num_desc descriptors of sizeof(kvm_stats_desc) + name_size bytes
+// each (the name follows the fixed part), then the data.
+struct kvm_stats_header {
+    u32 flags;
+    u32 name_size;
+    u32 num_desc;
+    u32 id_offset;
+    u32 desc_offset;
+    u32 data_offset;
+};
+struct kvm_stats_desc {
+    u32 flags;
+    std::int16_t exponent;
+    u16 size;   // number of u64 values
+    u32 offset; // from the header's data_offset
+    u32 bucket_size;
+    // char name[kvm_stats_header::name_size] follows
+};
+
 struct kvm_regs {
     u64 rax, rbx, rcx, rdx;
     u64 rsi, rdi, rsp, rbp;
@@ -210,6 +239,9 @@ inline constexpr unsigned long set_memory_attributes2 =
     make(ioc::read | ioc::write, kvmio, 0xd2, sizeof(kvm_memory_attributes2));
 inline constexpr unsigned long create_guest_memfd =
     make(ioc::read | ioc::write, kvmio, 0xd4, sizeof(kvm_create_guest_memfd));
+inline constexpr unsigned long pre_fault_memory =
+    make(ioc::read | ioc::write, kvmio, 0xd5, sizeof(kvm_pre_fault_memory));
+inline constexpr unsigned long get_stats_fd = make(ioc::none, kvmio, 0xce, 0);
 } // namespace ioctl
 
 // ---- capabilities (KVM_CHECK_EXTENSION arguments) ----
@@ -312,6 +344,23 @@ static_assert(offsetof(kvm_memory_attributes2, flags) == 24);
 static_assert(offsetof(kvm_memory_attributes2, error_offset) == 32);
 static_assert(offsetof(kvm_memory_attributes2, reserved) == 40);
 
+static_assert(sizeof(kvm_pre_fault_memory) == 64);
+static_assert(offsetof(kvm_pre_fault_memory, size) == 8);
+static_assert(offsetof(kvm_pre_fault_memory, flags) == 16);
+static_assert(offsetof(kvm_pre_fault_memory, padding) == 24);
+
+static_assert(sizeof(kvm_stats_header) == 24);
+static_assert(offsetof(kvm_stats_header, name_size) == 4);
+static_assert(offsetof(kvm_stats_header, num_desc) == 8);
+static_assert(offsetof(kvm_stats_header, id_offset) == 12);
+static_assert(offsetof(kvm_stats_header, desc_offset) == 16);
+static_assert(offsetof(kvm_stats_header, data_offset) == 20);
+static_assert(sizeof(kvm_stats_desc) == 16);
+static_assert(offsetof(kvm_stats_desc, exponent) == 4);
+static_assert(offsetof(kvm_stats_desc, size) == 6);
+static_assert(offsetof(kvm_stats_desc, offset) == 8);
+static_assert(offsetof(kvm_stats_desc, bucket_size) == 12);
+
 static_assert(sizeof(kvm_regs) == 144);
 static_assert(offsetof(kvm_regs, rip) == 128);
 static_assert(sizeof(kvm_segment) == 24);
@@ -344,6 +393,8 @@ static_assert(ioctl::run == 0xAE80);
 static_assert(ioctl::set_memory_attributes == 0x4020AED2);
 static_assert(ioctl::set_memory_attributes2 == 0xC080AED2);
 static_assert(ioctl::create_guest_memfd == 0xC040AED4);
+static_assert(ioctl::pre_fault_memory == 0xC040AED5);
+static_assert(ioctl::get_stats_fd == 0xAECE);
 static_assert(ioctl::get_regs == 0x8090AE81);
 static_assert(ioctl::set_regs == 0x4090AE82);
 static_assert(ioctl::get_sregs == 0x8138AE83);
