@@ -439,8 +439,8 @@ double now_s() {
 }
 
 // Waits for the test process; false if the deadline passed first.
-bool wait_with_timeout(pid_t pid, unsigned timeout_s, int* status) {
-    const double deadline = now_s() + timeout_s;
+bool wait_with_timeout(pid_t pid, unsigned timeout_ms, int* status) {
+    const double deadline = now_s() + timeout_ms / 1000.0;
     const int pfd = pidfd_open(pid);
     while (true) {
         const pid_t r = ::waitpid(pid, status, WNOHANG);
@@ -460,6 +460,15 @@ bool wait_with_timeout(pid_t pid, unsigned timeout_s, int* status) {
             ::usleep(2000); // kernel without pidfd_open: poll the child
         }
     }
+}
+
+// "30 seconds" for whole seconds (as the KTAP of every TEST_TIMEOUT has it),
+// else the seconds with as many decimals as needed: "0.2 seconds".
+std::string timeout_text(unsigned timeout_ms) {
+    if (timeout_ms % ms_per_s == 0) return strf("%u seconds", timeout_ms / ms_per_s);
+    std::string frac = strf("%03u", timeout_ms % ms_per_s);
+    while (frac.back() == '0') frac.pop_back();
+    return strf("%u.%s seconds", timeout_ms / ms_per_s, frac.c_str());
 }
 
 struct Outcome {
@@ -500,13 +509,13 @@ Outcome run_one(const Selected& s, SharedResult* shared) {
     }
     ::setpgid(pid, pid);
     int status = 0;
-    const bool finished = wait_with_timeout(pid, s.test->timeout_s, &status);
+    const bool finished = wait_with_timeout(pid, s.test->timeout_ms, &status);
     // Whatever the test left behind (forked helpers, a hung child) goes too.
     ::kill(-pid, SIGKILL);
     if (!finished) {
         ::waitpid(pid, &status, 0);
         diag(s.name + ": Test terminated by timeout");
-        return {Status::timeout, strf("%u seconds", s.test->timeout_s), false};
+        return {Status::timeout, timeout_text(s.test->timeout_ms), false};
     }
     if (WIFSIGNALED(status)) {
         diag(s.name + ": Test terminated unexpectedly by " + signal_name(WTERMSIG(status)));

@@ -97,7 +97,7 @@ TEST(exit_codes_and_results, "HARNESS-01") {
              "ok 4 global.skips # SKIP no frobnicator on this machine",
              "not ok 5 global.crashes_with_segv",
              "not ok 6 global.aborts",
-             "not ok 7 global.hangs # TIMEOUT 1 seconds",
+             "not ok 7 global.hangs # TIMEOUT 0.05 seconds",
              "ok 8 global.expected_sigbus_raised",
              "not ok 9 global.expected_sigbus_missing",
              "ok 10 global.errno_as_expected",
@@ -194,14 +194,21 @@ TEST(crash_fails_alone, "HARNESS-03") {
     EXPECT_TRUE(pass->ok);
 }
 
+// The demo's hang has a 0.05 s bound (TEST_TIMEOUT_MS); harness_slow_test
+// checks the same for a whole-second TEST_TIMEOUT, as real tests use.
 TEST(hang_is_killed_at_timeout, "HARNESS-04") {
     const auto start = std::chrono::steady_clock::now();
-    const DemoRun r = run_demo(DEMO_MIXED, {"-r", "global.hangs"});
+    const DemoRun r =
+        run_demo(DEMO_MIXED, {"-r", "global.hangs", "-r", "global.errno_as_expected"});
     const auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EXPECT_EQ(r.proc.exit_code, 1);
-    EXPECT_TRUE(has_line(r.proc.out, "not ok 1 global.hangs # TIMEOUT 1 seconds"));
+    EXPECT_TRUE(has_line(r.proc.out, "not ok 1 global.hangs # TIMEOUT 0.05 seconds"));
     EXPECT_TRUE(has_line(r.proc.out, "# global.hangs: Test terminated by timeout"));
-    // Killed at its 1 s timeout, not at ours.
+    // The program goes on with the test after the killed one.
+    EXPECT_TRUE(has_line(r.proc.out, "ok 2 global.errno_as_expected"));
+    EXPECT_TRUE(has_line(r.proc.out, "# Totals: pass:1 fail:1 xfail:0 xpass:0 skip:0 error:0"));
+    // Killed at its 0.05 s timeout: not before it, and not at ours (30 s).
+    EXPECT_GE(secs, 0.05);
     EXPECT_LT(secs, 10.0);
 }
 
