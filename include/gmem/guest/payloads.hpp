@@ -11,6 +11,7 @@ extern const Payload check_pattern; // (gpa, len, seed, pos) -> len; asserts eve
 extern const Payload rmw_loop;      // (gpa, len, steps, delta) -> steps; SYNC {step, first, last}
 extern const Payload echo;          // (a0..a5) -> sum; SYNC {a0..a3}, SYNC {a4, a5}
 extern const Payload peek;          // (gpa, write, value) -> the word read (write = 0)
+extern const Payload touch_pages;   // (gpa, len, stride, rounds, mode): gmem-bench's access loop
 // Deliberately failing ones, for the framework's own checks (GUEST-04):
 extern const Payload assert_fail;   // (mode, left, right): 0 = ASSERT_EQ, 1 = ASSERT(<)
 extern const Payload fault;         // (kind, addr): 0 #UD, 1 read addr, 2 #DE, 3 #BP, 4 #GP
