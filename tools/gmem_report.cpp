@@ -1,13 +1,17 @@
 // gmem-report: the conformance report of a corpus run, one row per behaviour
-// ID of spec/BEHAVIORS.md, and the comparison of two such reports.
+// ID of spec/BEHAVIORS.md, the comparison of two such reports and the matrix
+// of many.
 //   gmem-report build   --ktap-dir DIR [--junit F] [--probe F] ... -> report.json/.md + short form
 //   gmem-report list    --ctest-json F --out DIR                  -> <program>.list per program
-//   gmem-report compare OLD.json NEW.json [--strict]
+//   gmem-report compare OLD.json NEW.json [--strict] [--detail] [--text-changes]
+//   gmem-report matrix  REPORT.json... [--names A,B,...] [--json F] [--markdown F] [--reasons] [--differing]
 //   gmem-report show    REPORT.json [--markdown]
 // See usage() for the exit codes.
 #include "gmem/report/compare.hpp"
 #include "gmem/report/inputs.hpp"
+#include "gmem/report/matrix.hpp"
 #include "gmem/report/report.hpp"
+#include "gmem/util/locate.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -51,10 +55,24 @@ void usage(FILE* out) {
                  "      For every test in `ctest --show-only=json-v1` output, runs the program\n"
                  "      with -l and writes DIR/<name>.list. Exit: 0 (programs that cannot be\n"
                  "      listed are named on stderr), 2 bad input.\n"
-                 "  %1$s compare OLD.json NEW.json [--strict]\n"
-                 "      Lists the IDs whose status changed, regressions first.\n"
+                 "  %1$s compare OLD.json NEW.json [--strict] [--detail] [--text-changes]\n"
+                 "      Lists the IDs whose status changed, regressions first, one line each:\n"
+                 "      the first failing test and its message (100 characters), or the SKIP\n"
+                 "      reason. Same-status rows whose text changed are only counted;\n"
+                 "      --text-changes lists what their tests said differently, --detail prints\n"
+                 "      every change with the whole detail of both sides.\n"
                  "      Exit: 0 no ID went PASS -> FAIL, 1 at least one did (--strict: any\n"
                  "      regression), 2 bad input (missing file, not JSON, other schema).\n"
+                 "  %1$s matrix REPORT.json... [--names A,B,...] [--json FILE] [--markdown FILE]\n"
+                 "        [--reasons] [--differing]\n"
+                 "      One row per behaviour ID, one column per report (titled with its kernel\n"
+                 "      release or the --names entry; give the reports oldest first), the\n"
+                 "      status in each cell, a \"first PASS\" column and a mark on the rows whose\n"
+                 "      status differs. --reasons adds the SKIP reasons and FAIL messages as\n"
+                 "      numbered notes, --differing shows only the differing rows (the JSON,\n"
+                 "      schema gmem-conformance-matrix v1, always has every row).\n"
+                 "      Exit: 0 (a view: it judges nothing), 2 bad input (missing file, not\n"
+                 "      JSON, other schema, no report, duplicate names).\n"
                  "  %1$s show REPORT.json [--markdown]\n"
                  "      Prints the short form (or Markdown) of a saved report. Exit as build.\n",
                  g_prog);
@@ -130,7 +148,9 @@ int cmd_build(int argc, char** argv) {
     if (!a.positional.empty()) return bad("unexpected argument '" + a.positional.front() + "'");
     const auto dir = opt(a, "ktap-dir");
     if (!dir) return bad("build needs --ktap-dir DIR");
-    auto spec = rep::load_spec(opt(a, "spec").value_or(GMEM_SPEC_PATH));
+    // Default: the spec of an installed tree (bin/../spec), else the source tree's.
+    auto spec = rep::load_spec(
+        opt(a, "spec").value_or(gmem::util::helper_path("../spec/BEHAVIORS.md", GMEM_SPEC_PATH)));
     if (!spec) return bad("spec: " + spec.error().message);
     auto inputs = rep::read_results(*dir, opt(a, "junit"));
     if (!inputs) return bad(inputs.error().message);
@@ -193,16 +213,63 @@ rep::Expected<rep::Report> load_report(const std::string& path) {
 
 int cmd_compare(int argc, char** argv) {
     Args a;
-    if (!parse_args(argc, argv, 2, {}, {"strict"}, a)) return exit_bad_input;
+    if (!parse_args(argc, argv, 2, {}, {"strict", "detail", "text-changes"}, a)) return exit_bad_input;
     if (a.positional.size() != 2) return bad("compare needs OLD.json NEW.json");
     auto before = load_report(a.positional[0]);
     if (!before) return bad(before.error().message);
     auto after = load_report(a.positional[1]);
     if (!after) return bad(after.error().message);
     const rep::Comparison c = rep::compare(*before, *after);
-    std::fputs(rep::to_text(c).c_str(), stdout);
+    rep::TextOptions view;
+    view.detail = opt(a, "detail").has_value();
+    view.text_changes = opt(a, "text-changes").has_value();
+    std::fputs(rep::to_text(c, view).c_str(), stdout);
     if (c.pass_to_fail()) return exit_failed;
     if (opt(a, "strict") && c.any_regression()) return exit_failed;
+    return exit_ok;
+}
+
+std::vector<std::string> split_names(const std::string& s) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (true) {
+        const size_t comma = s.find(',', start);
+        out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return out;
+}
+
+int cmd_matrix(int argc, char** argv) {
+    Args a;
+    if (!parse_args(argc, argv, 2, {"names", "json", "markdown"}, {"reasons", "differing"}, a))
+        return exit_bad_input;
+    if (a.positional.empty()) return bad("matrix needs at least one REPORT.json");
+    std::vector<std::string> names(a.positional.size());
+    if (const auto n = opt(a, "names")) {
+        names = split_names(*n);
+        if (names.size() != a.positional.size())
+            return bad("--names gives " + std::to_string(names.size()) + " name(s) for " +
+                       std::to_string(a.positional.size()) + " report(s)");
+        for (const auto& name : names)
+            if (name.empty()) return bad("--names has an empty name");
+    }
+    std::vector<rep::NamedReport> reports;
+    for (size_t i = 0; i < a.positional.size(); ++i) {
+        auto r = load_report(a.positional[i]);
+        if (!r) return bad(r.error().message);
+        reports.push_back({names[i], a.positional[i], std::move(*r)});
+    }
+    auto m = rep::build_matrix(reports);
+    if (!m) return bad(m.error().message);
+    rep::MatrixView view;
+    view.reasons = opt(a, "reasons").has_value();
+    view.differing_only = opt(a, "differing").has_value();
+    if (const auto p = opt(a, "json"); p && !write_file(*p, rep::to_json(*m))) return bad(*p + ": cannot write");
+    if (const auto p = opt(a, "markdown"); p && !write_file(*p, rep::to_markdown(*m, view)))
+        return bad(*p + ": cannot write");
+    std::fputs(rep::to_terminal(*m, view).c_str(), stdout);
     return exit_ok;
 }
 
@@ -237,6 +304,7 @@ int main(int argc, char** argv) {
         if (cmd == "list") return cmd_list(argc, argv);
         if (cmd == "compare") return cmd_compare(argc, argv);
         if (cmd == "show") return cmd_show(argc, argv);
+        if (cmd == "matrix") return cmd_matrix(argc, argv);
     } catch (const std::exception& e) {
         return bad(std::string("internal error: ") + e.what());
     }

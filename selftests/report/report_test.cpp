@@ -2,12 +2,16 @@
 // recorded corpus output (data/run: KTAP of programs that pass, observe, fail,
 // skip, XFAIL, XPASS, time out, crash, die mid-run, print nothing, or never
 // start; CTest's JUnit; the probe) and every row is asserted exactly; the
-// comparison runs on hand-made reports with known regressions; gmem-report is
-// run for its exit codes and its messages on bad input.
+// comparison runs on hand-made reports with known regressions; the brief
+// comparison and the many-kernel matrix run on real reports cut down
+// (data/matrix); gmem-report is run for its exit codes and its messages on
+// bad input.
 #include "gmem/report/compare.hpp"
 #include "gmem/report/inputs.hpp"
+#include "gmem/report/matrix.hpp"
 #include "gmem/report/report.hpp"
 #include "gmem/report/spec.hpp"
+#include "gmem/util/locate.hpp"
 #include "gmem/util/process.hpp"
 #include "gmem/util/tempdir.hpp"
 #include "gmem/util/text.hpp"
@@ -17,6 +21,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,11 +34,26 @@ namespace rep = gmem::report;
 
 namespace {
 
-const std::string data = DATA_DIR;
+// Helper files beside this program in an installed tree (gmem/util/locate.hpp:
+// data/ and the demos next to it, the spec and gmem-report one level up), else
+// their build-tree and source-tree paths.
+const std::string data = gmem::util::helper_path("data", DATA_DIR);
+const std::string spec_path = gmem::util::helper_path("../spec/BEHAVIORS.md", SPEC_PATH);
+const std::string gmem_report = gmem::util::helper_path("../bin/gmem-report", GMEM_REPORT);
+const std::string demo_alpha = gmem::util::helper_path("report_demo_alpha", DEMO_ALPHA);
+const std::string demo_beta = gmem::util::helper_path("report_demo_beta", DEMO_BETA);
+const std::string demo_epsilon = gmem::util::helper_path("report_demo_epsilon", DEMO_EPSILON);
 const std::string run_dir = data + "/run";
 const std::string junit = data + "/run/junit.xml";
 const std::string spec_md = data + "/BEHAVIORS.md";
 const std::string cmp = data + "/compare";
+// Real reports (data/matrix/README.md): the development machine's 6.18, the
+// lab kernel 7.3.4 and 7.3.4 with the in-place conversion series, cut down
+// to a few IDs; the 6.18 one lacks CONV-12 (as a report of an older spec).
+const std::string mx = data + "/matrix";
+const std::string host_json = mx + "/host-6.18.json";
+const std::string lab_json = mx + "/lab-7.3.4.json";
+const std::string v8_json = mx + "/v8-inplace.json";
 
 std::string slurp(const std::string& path) {
     auto t = rep::read_file(path);
@@ -133,16 +154,46 @@ void expect_recorded_rows(const rep::Report& r) {
     }
 }
 
+rep::Report report_or_throw(const std::string& path) {
+    auto r = rep::report_from_json(slurp(path));
+    if (!r) throw std::runtime_error(path + ": " + r.error().message);
+    return *r;
+}
+
+// The three recorded kernels, oldest first, with short names.
+rep::Matrix recorded_matrix() {
+    std::vector<rep::NamedReport> in;
+    in.push_back({"6.18", host_json, report_or_throw(host_json)});
+    in.push_back({"lab", lab_json, report_or_throw(lab_json)});
+    in.push_back({"v8", v8_json, report_or_throw(v8_json)});
+    auto m = rep::build_matrix(in);
+    if (!m) throw std::runtime_error(m.error().message);
+    return *m;
+}
+
+const rep::MatrixRow* matrix_row(const rep::Matrix& m, const std::string& id) {
+    for (const auto& r : m.rows)
+        if (r.id == id) return &r;
+    return nullptr;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+}
+
 gmem::util::ProcessResult tool(std::vector<std::string> args) {
-    args.insert(args.begin(), GMEM_REPORT);
+    args.insert(args.begin(), gmem_report);
     return gmem::util::run_capture(args);
 }
 
 } // namespace
 
 // ---------------------------------------------------------------- spec --
-TEST(spec_real_matches_harness, "") {
-    const rep::Spec s = spec_or_throw(SPEC_PATH);
+TEST(spec_real_matches_harness, "TOOLS-02") {
+    const rep::Spec s = spec_or_throw(spec_path);
     // The same rows lib/CMakeLists.txt compiles into the harness (counted by
     // this directory's CMakeLists with the same regular expression).
     EXPECT_EQ(s.behaviours.size(), static_cast<size_t>(SPEC_ID_COUNT));
@@ -157,7 +208,7 @@ TEST(spec_real_matches_harness, "") {
     EXPECT_STREQ(s.behaviours.front().id, "CAP-01");
 }
 
-TEST(spec_bad_input, "") {
+TEST(spec_bad_input, "TOOLS-02") {
     auto none = rep::parse_spec("# title\nno rows here\n");
     ASSERT_FALSE(none.has_value());
     EXPECT_STREQ(none.error().message, "no behaviour rows (\"| ID | behaviour |\") found");
@@ -179,7 +230,7 @@ TEST(spec_bad_input, "") {
 }
 
 // -------------------------------------------------------------- inputs --
-TEST(junit_statuses, "") {
+TEST(junit_statuses, "TOOLS-02") {
     auto cases = rep::parse_junit(slurp(junit));
     ASSERT_TRUE(cases.has_value());
     ASSERT_EQ(cases->size(), 5u);
@@ -209,9 +260,9 @@ TEST(junit_statuses, "") {
 }
 
 // ---------------------------------------------------------------- rows --
-TEST(recorded_rows_exact, "") { expect_recorded_rows(recorded_report()); }
+TEST(recorded_rows_exact, "TOOLS-02") { expect_recorded_rows(recorded_report()); }
 
-TEST(recorded_test_results, "") {
+TEST(recorded_test_results, "TOOLS-02") {
     const rep::Report r = recorded_report();
     const struct {
         const char* program;
@@ -254,7 +305,7 @@ TEST(recorded_test_results, "") {
     EXPECT_STREQ(xf->messages[0], "report_demo_alpha.cpp:31:Expected 0 (0) == 1 (1)");
 }
 
-TEST(recorded_programs_and_problems, "") {
+TEST(recorded_programs_and_problems, "TOOLS-02") {
     const rep::Report r = recorded_report();
     ASSERT_EQ(r.programs.size(), 5u);
     const struct {
@@ -300,7 +351,7 @@ TEST(recorded_programs_and_problems, "") {
 // A program whose KTAP is complete and clean but whose process CTest saw fail
 // (a sanitizer report or crash at exit) is a problem of its own; a clean run
 // is not failed.
-TEST(ctest_failure_without_failing_test, "") {
+TEST(ctest_failure_without_failing_test, "TOOLS-02") {
     const rep::Spec s = spec_or_throw(spec_md);
     const std::string ktap = "KTAP version 1\n1..1\n#  RUN           g.t ...\n# ids: CAP-01\n"
                              "#            OK  g.t\nok 1 g.t\n";
@@ -321,7 +372,7 @@ TEST(ctest_failure_without_failing_test, "") {
 }
 
 // ------------------------------------------------------------- formats --
-TEST(json_round_trip, "") {
+TEST(json_round_trip, "TOOLS-02") {
     const rep::Report r = recorded_report();
     const std::string j = rep::to_json(r);
     auto back = rep::report_from_json(j);
@@ -331,7 +382,7 @@ TEST(json_round_trip, "") {
     EXPECT_STREQ(rep::to_terminal(*back), rep::to_terminal(r));
 }
 
-TEST(json_bad_input, "") {
+TEST(json_bad_input, "TOOLS-02") {
     const struct {
         std::string text;
         const char* message;
@@ -356,7 +407,7 @@ TEST(json_bad_input, "") {
     }
 }
 
-TEST(terminal_short_form, "") {
+TEST(terminal_short_form, "TOOLS-02") {
     const std::string t = rep::to_terminal(recorded_report());
     for (const char* line : {
              "guest_memfd conformance: kernel 6.18.44-fc-v657, corpus test-1, 2026-01-01T00:00:00Z",
@@ -384,7 +435,7 @@ TEST(terminal_short_form, "") {
     EXPECT_LT(t.find("  MMAP-07 "), t.find("SKIP reasons"));
 }
 
-TEST(markdown_rows, "") {
+TEST(markdown_rows, "TOOLS-02") {
     const std::string md = rep::to_markdown(recorded_report());
     for (const char* line : {
              "| kernel | 6.18.44-fc-v657 |",
@@ -408,7 +459,7 @@ TEST(markdown_rows, "") {
 }
 
 // ------------------------------------------------------------- compare --
-TEST(compare_order_and_kinds, "") {
+TEST(compare_order_and_kinds, "TOOLS-02") {
     auto before = rep::report_from_json(slurp(cmp + "/old.json"));
     auto after = rep::report_from_json(slurp(cmp + "/new.json"));
     ASSERT_TRUE(before.has_value());
@@ -439,8 +490,9 @@ TEST(compare_order_and_kinds, "") {
     EXPECT_FALSE(same.any_regression());
 }
 
-TEST(tool_compare_exit_codes, "") {
-    const auto reg = tool({"compare", cmp + "/old.json", cmp + "/new.json"});
+TEST(tool_compare_exit_codes, "TOOLS-02") {
+    // --detail: every change with the row's whole detail (the former output).
+    const auto reg = tool({"compare", "--detail", cmp + "/old.json", cmp + "/new.json"});
     EXPECT_EQ(reg.exit_code, 1);
     const size_t p2f = reg.out.find("  CAP-04     PASS -> FAIL            p: t: x.cpp:9:Expected");
     const size_t s2f = reg.out.find("  CAP-05     SKIP -> FAIL ");
@@ -451,16 +503,358 @@ TEST(tool_compare_exit_codes, "") {
     EXPECT_LT(s2f, lost);
     EXPECT_LT(lost, impr);
     EXPECT_TRUE(has_line(reg.out, "1 ID(s) went from PASS to FAIL."));
+    EXPECT_TRUE(has_line(reg.out, "  CAP-06     SKIP -> SKIP            needs two NUMA nodes, this machine has 1"));
 
     EXPECT_EQ(tool({"compare", cmp + "/old.json", cmp + "/old.json"}).exit_code, 0);
+    EXPECT_EQ(tool({"compare", "--detail", cmp + "/old.json", cmp + "/old.json"}).exit_code, 0);
     // PASS -> SKIP alone: listed, exit 0; --strict makes any regression exit 1.
     const auto lost_only = tool({"compare", cmp + "/old.json", cmp + "/lost_pass.json"});
     EXPECT_EQ(lost_only.exit_code, 0);
     EXPECT_TRUE(has_line(lost_only.out, "Regressions (1):"));
     EXPECT_EQ(tool({"compare", "--strict", cmp + "/old.json", cmp + "/lost_pass.json"}).exit_code, 1);
+    EXPECT_EQ(tool({"compare", "--strict", "--detail", cmp + "/old.json", cmp + "/lost_pass.json"}).exit_code, 1);
 }
 
-TEST(tool_bad_input, "") {
+// -------------------------------------------------------- compare, brief --
+// The default: one line per ID whose status changed, with the first failing
+// test and 100 characters of its message (or the SKIP reason); rows whose
+// status stayed are counted, not listed. Real reports: lab 7.3.4 -> 7.3.4 with
+// the in-place conversion series.
+TEST(compare_brief_one_line_per_change, "TOOLS-02") {
+    const auto r = tool({"compare", lab_json, v8_json});
+    EXPECT_EQ(r.exit_code, 1); // CONV-09 went PASS -> FAIL
+    EXPECT_EQ(r.term_signal, 0);
+    const std::string want =
+        "before: kernel 7.3.4, corpus e5ffe81-dirty, 2026-11-29T22:28:49Z\n"
+        "after:  kernel 7.3.4-g9ac4d90765a6, corpus e5ffe81-dirty, 2026-11-29T22:29:37Z\n"
+        "\n"
+        "Regressions (2):\n"
+        "  CONV-09    PASS -> FAIL  (conversion_test: gmem_conversions.disabled_answers_enotty: "
+        "conversion_test.cpp:299:Expected g.try_set_attributes(0, page(), private_attr) to fail with "
+        "ENOTTY (…)\n"
+        "  GUEST-05   PASS -> SKIP  (the kernel tracks private memory per guest_memfd "
+        "(KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd works)…)\n"
+        "\n"
+        "Improvements (1):\n"
+        "  CONV-01    SKIP -> PASS\n"
+        "\n"
+        "9 ID(s) kept their status (5 with other text: --text-changes lists them).\n"
+        "1 ID(s) went from PASS to FAIL.\n";
+    EXPECT_STREQ(r.out, want);
+    for (const auto& l : lines_of(r.out)) {
+        HARNESS_TRACE("line '%s'", l.c_str());
+        EXPECT_LE(l.size(), 200u);
+    }
+    // --detail: today's full form, every change with both sides' whole detail.
+    const auto d = tool({"compare", "--detail", lab_json, v8_json});
+    EXPECT_EQ(d.exit_code, 1);
+    const rep::Comparison c = rep::compare(report_or_throw(lab_json), report_or_throw(v8_json));
+    rep::TextOptions detail;
+    detail.detail = true;
+    EXPECT_STREQ(d.out, rep::to_text(c, detail));
+    EXPECT_TRUE(has_line(d.out, "Same status, detail changed (5):"));
+    EXPECT_NE(d.out.find("ENOTTY (Inappropriate ioctl for device), got EINVAL (Invalid argument)"),
+              std::string::npos);
+}
+
+// A change of text alone (an observation's VmFlags, another f_type value) is
+// no change unless asked for.
+TEST(compare_brief_ignores_text_changes, "TOOLS-02") {
+    rep::Report before = report_or_throw(lab_json);
+    rep::Report after = before;
+    rep::Row* row = nullptr;
+    for (auto& x : after.rows)
+        if (x.id == "CREATE-04") row = &x;
+    ASSERT_TRUE(row != nullptr);
+    ASSERT_STREQ(std::string(rep::to_string(row->status)), "observe");
+    bool edited = false;
+    for (auto& t : row->tests)
+        if (t.test == "create.default_vm_none.file_io_fails" && !t.observations.empty()) {
+            t.observations[0] += " (VmFlags: rd wr sh mr mw me ms)";
+            edited = true;
+        }
+    ASSERT_TRUE(edited);
+    row->detail += " (VmFlags: rd wr sh mr mw me ms)";
+    const TempDir dir;
+    const std::string a = dir.path + "/before.json", b = dir.path + "/after.json";
+    std::ofstream(a) << rep::to_json(before);
+    std::ofstream(b) << rep::to_json(after);
+
+    const auto quiet = tool({"compare", a, b});
+    EXPECT_EQ(quiet.exit_code, 0);
+    EXPECT_EQ(quiet.out.find("CREATE-04"), std::string::npos);
+    EXPECT_TRUE(has_line(quiet.out, "12 ID(s) kept their status (1 with other text: --text-changes lists them)."));
+    EXPECT_TRUE(has_line(quiet.out, "No regressions."));
+
+    const auto text = tool({"compare", "--text-changes", a, b});
+    EXPECT_EQ(text.exit_code, 0);
+    for (const char* line : {
+             "Same status, other text (1):",
+             "  CREATE-04  observe",
+             "             - guest_memfd_create_test: create.default_vm_none.file_io_fails: observed: read "
+             "EINVAL, write EINVAL, pread ESPIPE, pwrite ESPIPE",
+             "             + guest_memfd_create_test: create.default_vm_none.file_io_fails: observed: read "
+             "EINVAL, write EINVAL, pread ESPIPE, pwrite ESPIPE (VmFlags: rd wr sh mr mw me ms)",
+             "12 ID(s) kept their status (1 with other text, listed above).",
+         }) {
+        HARNESS_TRACE("line '%s'", line);
+        EXPECT_TRUE(has_line(text.out, line));
+    }
+    // The same tests saying the same: nothing but the count.
+    EXPECT_EQ(text.out.find("create.default_vm_mmap."), std::string::npos);
+}
+
+// --text-changes groups the tests of a sweep that say the same.
+TEST(compare_text_changes_grouped, "TOOLS-02") {
+    const auto r = tool({"compare", "--text-changes", host_json, lab_json});
+    EXPECT_EQ(r.exit_code, 0); // FAIL -> PASS and SKIP -> PASS only
+    for (const char* line : {
+             "Improvements (3):",
+             "  GUEST-01    FAIL -> PASS",
+             "  PREFAULT-02 SKIP -> observe  (observed: pre-fault racing slot deletion, 8 rounds: success, all "
+             "mapped x5, success, partly mapped x3 (+3 more observations))",
+             "Same status, other text (4):",
+             "  MMAP-09     SKIP",
+             "              - guest_memfd_mmap_test: mmap.sev_vm_none.numa_policy (+2 more): SKIP: KVM_X86_SEV_VM "
+             "(2) not offered (KVM_CAP_VM_TYPES = 0x1)",
+             "              + guest_memfd_mmap_test: mmap.sev_vm_none.numa_policy (+2 more): SKIP: KVM_X86_SEV_VM "
+             "(2) not offered (KVM_CAP_VM_TYPES = 0x3)",
+             "Spec changes (1):",
+             "  CONV-12     (absent) -> PASS",
+             "8 ID(s) kept their status (4 with other text, listed above).",
+         }) {
+        HARNESS_TRACE("line '%s'", line);
+        EXPECT_TRUE(has_line(r.out, line));
+    }
+}
+
+// -------------------------------------------------------------- matrix --
+TEST(matrix_cells_and_first_pass, "TOOLS-02") {
+    const rep::Matrix m = recorded_matrix();
+    ASSERT_EQ(m.columns.size(), 3u);
+    EXPECT_STREQ(m.columns[0].name, "6.18");
+    EXPECT_STREQ(m.columns[0].meta.kernel_release, "6.18.44-fc-v669");
+    EXPECT_STREQ(m.columns[2].source, v8_json);
+    EXPECT_EQ(m.columns[1].total.pass, 7u);
+    EXPECT_EQ(m.columns[0].total.fail, 1u);
+    EXPECT_TRUE(m.columns[0].failed);
+    EXPECT_FALSE(m.columns[1].failed);
+    const struct {
+        const char* id;
+        const char* section;
+        const char* cells[3]; // "-": the ID is not in that report
+        bool differs;
+        const char* first_pass; // "" none
+    } want[] = {
+        {"CAP-05", "CAP", {"PASS", "PASS", "PASS"}, false, "6.18"},
+        {"CREATE-04", "CREATE", {"observe", "observe", "observe"}, false, ""},
+        {"MMAP-09", "MMAP", {"SKIP", "SKIP", "SKIP"}, false, ""},
+        {"GUEST-01", "GUEST", {"FAIL", "PASS", "PASS"}, true, "lab"},
+        {"GUEST-05", "GUEST", {"SKIP", "PASS", "SKIP"}, true, "lab"},
+        {"CPR-04", "CPR", {"PASS", "PASS", "PASS"}, false, "6.18"},
+        {"CPR-05", "CPR", {"PASS", "PASS", "PASS"}, false, "6.18"},
+        {"CONV-01", "CONV", {"SKIP", "SKIP", "PASS"}, true, "v8"},
+        {"CONV-09", "CONV", {"PASS", "PASS", "FAIL"}, true, "6.18"},
+        {"CONV-12", "CONV", {"-", "PASS", "PASS"}, true, "lab"},
+        {"PREFAULT-02", "PREFAULT", {"SKIP", "observe", "observe"}, true, ""},
+        {"TOOLS-02", "TOOLS", {"NOT COVERED", "NOT COVERED", "NOT COVERED"}, false, ""},
+    };
+    ASSERT_EQ(m.rows.size(), std::size(want));
+    for (size_t i = 0; i < m.rows.size(); ++i) {
+        const auto& r = m.rows[i];
+        HARNESS_TRACE("row %zu (%s)", i, want[i].id);
+        EXPECT_STREQ(r.id, want[i].id);
+        EXPECT_STREQ(r.section, want[i].section);
+        ASSERT_EQ(r.cells.size(), 3u);
+        for (size_t k = 0; k < 3; ++k) {
+            HARNESS_TRACE("column %zu", k);
+            const auto& st = r.cells[k].status;
+            EXPECT_STREQ(st ? std::string(rep::to_string(*st)) : std::string("-"), want[i].cells[k]);
+        }
+        EXPECT_EQ(r.differs, want[i].differs);
+        EXPECT_STREQ(r.first_pass ? m.columns[*r.first_pass].name : std::string(), want[i].first_pass);
+    }
+    EXPECT_EQ(m.differing(), 6u);
+    // Sections in spec order, CONV from the reports that have it.
+    ASSERT_EQ(m.sections.size(), 8u);
+    EXPECT_STREQ(m.sections[6].prefix, "PREFAULT");
+}
+
+// --reasons: SKIP reasons and FAIL messages as numbered notes, each text once.
+TEST(matrix_notes_deduplicated, "TOOLS-02") {
+    const rep::Matrix m = recorded_matrix();
+    for (size_t i = 0; i < m.notes.size(); ++i)
+        for (size_t j = i + 1; j < m.notes.size(); ++j) {
+            HARNESS_TRACE("notes %zu and %zu", i + 1, j + 1);
+            EXPECT_NE(m.notes[i], m.notes[j]);
+        }
+    EXPECT_EQ(m.notes.size(), 17u);
+    auto texts = [&](const std::string& id, size_t col) {
+        std::vector<std::string> out;
+        for (unsigned n : matrix_row(m, id)->cells.at(col).notes) out.push_back(m.notes.at(n - 1));
+        return out;
+    };
+    const std::string sw_prot = "KVM_X86_SW_PROTECTED_VM (1) not offered (KVM_CAP_VM_TYPES = 0x1)";
+    EXPECT_TRUE(texts("GUEST-05", 0) == std::vector<std::string>{sw_prot});
+    EXPECT_TRUE(texts("CONV-01", 0) == std::vector<std::string>{sw_prot});
+    EXPECT_EQ(matrix_row(m, "GUEST-05")->cells[0].notes, matrix_row(m, "CONV-01")->cells[0].notes);
+    EXPECT_EQ(texts("MMAP-09", 0).size(), 7u); // 5 VM types not offered, NUMA, no MMAP
+    EXPECT_TRUE(texts("CONV-09", 2) ==
+                std::vector<std::string>{"conversion_test: gmem_conversions.disabled_answers_enotty: "
+                                         "conversion_test.cpp:299:Expected g.try_set_attributes(0, page(), "
+                                         "private_attr) to fail with ENOTTY (…"});
+    EXPECT_TRUE(texts("GUEST-01", 0) ==
+                std::vector<std::string>{"guest_access_test: guest_access.default_vm.host_and_guest_share_pages: "
+                                         "guest_access_test.cpp:105:guest check_pattern: guest read 8 byte(s) at "
+                                         "GPA 0x100000000, which no mem… (+1 more failing)"});
+    // PASS, observe and NOT COVERED have no notes.
+    EXPECT_TRUE(texts("CONV-09", 0).empty());
+    EXPECT_TRUE(texts("PREFAULT-02", 1).empty());
+    EXPECT_TRUE(texts("TOOLS-02", 1).empty());
+}
+
+TEST(matrix_markdown_and_terminal, "TOOLS-02") {
+    const rep::Matrix m = recorded_matrix();
+    rep::MatrixView reasons;
+    reasons.reasons = true;
+    const std::string md = rep::to_markdown(m, reasons);
+    for (const char* line : {
+             "| kernel | release | corpus | date | PASS | FAIL | XFAIL | SKIP | observe | NOT COVERED |",
+             "| 6.18 | 6.18.44-fc-v669 | e5ffe81-dirty | 2026-11-29T22:30:05Z | 4 | 1 | 0 | 4 | 1 | 1 |",
+             "## CONV: in-place shared/private conversion (kernel series \"guest_memfd: In-place conversion "
+             "support\", v7/v8; v13 queued upstream)",
+             "| ID | ≠ | 6.18 | lab | v8 | first PASS |",
+             "| CAP-05 |  | PASS | PASS | PASS | 6.18 |",
+             "| GUEST-01 | ≠ | **FAIL [13]** | PASS | PASS | lab |",
+             "| CONV-01 | ≠ | SKIP [3] | SKIP [15] | PASS | v8 |",
+             "| CONV-12 | ≠ | — | PASS | PASS | lab |",
+             "| MMAP-09 |  | SKIP [1,2,3,4,5,6,7] | SKIP [1,2,8,9,10,11,12] | SKIP [1,2,9,10,11,12] | — |",
+             "| PREFAULT-02 | ≠ | SKIP [17] | observe | observe | — |",
+             "- [3] KVM_X86_SW_PROTECTED_VM (1) not offered (KVM_CAP_VM_TYPES = 0x1)",
+             "- [17] KVM_CAP_PRE_FAULT_MEMORY is 0 on /dev/kvm",
+         }) {
+        HARNESS_TRACE("markdown line '%s'", line);
+        EXPECT_TRUE(has_line(md, line));
+    }
+    // Without --reasons: bare statuses, no notes.
+    const std::string plain = rep::to_markdown(m);
+    EXPECT_TRUE(has_line(plain, "| GUEST-01 | ≠ | **FAIL** | PASS | PASS | lab |"));
+    EXPECT_EQ(plain.find("## Reasons"), std::string::npos);
+
+    // --differing: only the six differing rows, the notes renumbered from 1.
+    rep::MatrixView differing = reasons;
+    differing.differing_only = true;
+    const std::string t = rep::to_terminal(m, differing);
+    for (const char* line : {
+             "guest_memfd conformance matrix: 3 kernel(s)",
+             "  lab   corpus e5ffe81-dirty, 2026-11-29T22:28:49Z: 7 PASS, 0 FAIL, 0 XFAIL, 2 SKIP, 2 observe, 1 NOT "
+             "COVERED",
+             "6 of 12 IDs differ between the kernels (marked ≠; only those shown).",
+             "  ID           6.18      lab       v8        first PASS",
+             "GUEST: guest code touching guest_memfd memory",
+             "≠ GUEST-01     FAIL [1]  PASS      PASS      lab",
+             "≠ GUEST-05     SKIP [2]  PASS      SKIP [3]  lab",
+             "≠ CONV-12      -         PASS      PASS      lab",
+             "≠ PREFAULT-02  SKIP [6]  observe   observe   -",
+             "  [2] KVM_X86_SW_PROTECTED_VM (1) not offered (KVM_CAP_VM_TYPES = 0x1)",
+             "  [6] KVM_CAP_PRE_FAULT_MEMORY is 0 on /dev/kvm",
+         }) {
+        HARNESS_TRACE("terminal line '%s'", line);
+        EXPECT_TRUE(has_line(t, line));
+    }
+    EXPECT_EQ(t.find("CAP-05"), std::string::npos);
+    EXPECT_EQ(t.find("  [7] "), std::string::npos);
+}
+
+TEST(matrix_json_schema, "TOOLS-02") {
+    const rep::Matrix m = recorded_matrix();
+    const auto j = nlohmann::json::parse(rep::to_json(m));
+    EXPECT_STREQ(j.at("schema").get<std::string>(), "gmem-conformance-matrix");
+    EXPECT_EQ(j.at("schema_version").get<int>(), 1);
+    ASSERT_EQ(j.at("kernels").size(), 3u);
+    EXPECT_STREQ(j["kernels"][1].at("name").get<std::string>(), "lab");
+    EXPECT_STREQ(j["kernels"][1].at("kernel_release").get<std::string>(), "7.3.4");
+    EXPECT_STREQ(j["kernels"][1].at("source").get<std::string>(), lab_json);
+    EXPECT_EQ(j["kernels"][0].at("counts").at("FAIL").get<int>(), 1);
+    EXPECT_EQ(j["kernels"][0].at("failed").get<bool>(), true);
+    EXPECT_EQ(j.at("differing").get<int>(), 6);
+    ASSERT_EQ(j.at("notes").size(), 17u);
+    EXPECT_EQ(j["notes"][2].at("n").get<int>(), 3);
+    EXPECT_STREQ(j["notes"][2].at("text").get<std::string>(),
+                 "KVM_X86_SW_PROTECTED_VM (1) not offered (KVM_CAP_VM_TYPES = 0x1)");
+    // Every row, whatever a view filters.
+    ASSERT_EQ(j.at("behaviours").size(), 12u);
+    const auto& conv12 = j["behaviours"][9];
+    EXPECT_STREQ(conv12.at("id").get<std::string>(), "CONV-12");
+    EXPECT_TRUE(conv12.at("cells")[0].at("status").is_null());
+    EXPECT_STREQ(conv12.at("cells")[1].at("status").get<std::string>(), "PASS");
+    EXPECT_STREQ(conv12.at("first_pass").get<std::string>(), "lab");
+    EXPECT_TRUE(conv12.at("differs").get<bool>());
+    const auto& create04 = j["behaviours"][1];
+    EXPECT_TRUE(create04.at("first_pass").is_null());
+    EXPECT_FALSE(create04.at("differs").get<bool>());
+    const auto& guest05 = j["behaviours"][4];
+    EXPECT_TRUE(guest05.at("cells")[0].at("notes") == nlohmann::json::array({3}));
+}
+
+TEST(tool_matrix_writes_outputs, "TOOLS-02") {
+    const TempDir out;
+    const auto r = tool({"matrix", host_json, lab_json, v8_json, "--names", "6.18,lab,v8", "--reasons", "--json",
+                         out.path + "/m.json", "--markdown", out.path + "/m.md"});
+    EXPECT_EQ(r.exit_code, 0); // a view: FAIL cells do not fail it
+    EXPECT_STREQ(r.err, "");
+    const rep::Matrix m = recorded_matrix();
+    rep::MatrixView reasons;
+    reasons.reasons = true;
+    EXPECT_STREQ(r.out, rep::to_terminal(m, reasons));
+    EXPECT_STREQ(slurp(out.path + "/m.json"), rep::to_json(m));
+    EXPECT_STREQ(slurp(out.path + "/m.md"), rep::to_markdown(m, reasons));
+    // Column titles default to the kernel release.
+    const auto named = tool({"matrix", host_json, lab_json, "--differing"});
+    EXPECT_EQ(named.exit_code, 0);
+    EXPECT_TRUE(has_line(named.out, "  ID           6.18.44-fc-v669  7.3.4    first PASS"));
+    EXPECT_TRUE(has_line(named.out, "≠ GUEST-01     FAIL             PASS     7.3.4"));
+    // One report is a matrix too: nothing differs.
+    const auto one = tool({"matrix", lab_json});
+    EXPECT_EQ(one.exit_code, 0);
+    EXPECT_TRUE(has_line(one.out, "0 of 12 IDs differ between the kernels (marked ≠; --differing shows only those)."));
+}
+
+TEST(tool_matrix_bad_input, "TOOLS-02") {
+    const struct {
+        std::vector<std::string> args;
+        std::string message;
+    } cases[] = {
+        {{"matrix"}, "gmem-report: matrix needs at least one REPORT.json\n"},
+        {{"matrix", "--reasons"}, "gmem-report: matrix needs at least one REPORT.json\n"},
+        {{"matrix", lab_json, "/nonexistent/r.json"},
+         "gmem-report: /nonexistent/r.json: cannot open: No such file or directory\n"},
+        {{"matrix", lab_json, cmp + "/truncated.json"}, "gmem-report: " + cmp + "/truncated.json: not JSON\n"},
+        {{"matrix", cmp + "/wrong_version.json"},
+         "gmem-report: " + cmp + "/wrong_version.json: schema_version 2, this tool reads 1\n"},
+        {{"matrix", mx + "/trim.py"}, "gmem-report: " + mx + "/trim.py: not JSON\n"},
+        {{"matrix", lab_json, lab_json},
+         "gmem-report: two columns are named '7.3.4' (" + lab_json + " and " + lab_json +
+             "): give distinct --names\n"},
+        {{"matrix", host_json, lab_json, "--names", "a,a"},
+         "gmem-report: two columns are named 'a' (" + host_json + " and " + lab_json + "): give distinct --names\n"},
+        {{"matrix", host_json, lab_json, "--names", "a"}, "gmem-report: --names gives 1 name(s) for 2 report(s)\n"},
+        {{"matrix", host_json, lab_json, "--names", "a,"}, "gmem-report: --names has an empty name\n"},
+        {{"matrix", lab_json, "--names"}, "gmem-report: option --names needs a value\n"},
+        {{"matrix", lab_json, "--colour"}, "gmem-report: unknown option --colour\n"},
+        {{"matrix", lab_json, "--json", "/nonexistent/m.json"}, "gmem-report: /nonexistent/m.json: cannot write\n"},
+    };
+    for (const auto& c : cases) {
+        HARNESS_TRACE("gmem-report matrix ... (%s)", c.message.c_str());
+        const auto r = tool(c.args);
+        EXPECT_EQ(r.exit_code, 2);
+        EXPECT_EQ(r.term_signal, 0);
+        EXPECT_STREQ(r.err, c.message);
+        EXPECT_STREQ(r.out, "");
+    }
+}
+
+TEST(tool_bad_input, "TOOLS-02") {
     const struct {
         std::vector<std::string> args;
         std::string message;
@@ -494,7 +888,7 @@ TEST(tool_bad_input, "") {
     EXPECT_EQ(tool({"--help"}).exit_code, 0);
 }
 
-TEST(tool_build_writes_reports, "") {
+TEST(tool_build_writes_reports, "TOOLS-02") {
     const TempDir out;
     const auto r = tool({"build", "--ktap-dir", run_dir, "--junit", junit, "--spec", spec_md,
                          "--probe", data + "/probe.json", "--corpus-version", "test-1", "--date",
@@ -515,10 +909,10 @@ TEST(tool_build_writes_reports, "") {
 // Today's harness must still print what the recording holds: run the demo
 // programs again and expect the same rows (guards the parser against a
 // change of the harness's output).
-TEST_TIMEOUT(live_harness_matches_recording, 20, "") {
+TEST_TIMEOUT(live_harness_matches_recording, 20, "HARNESS-02 TOOLS-02") {
     const TempDir dir;
     const std::string asan = "ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:handle_abort=0:detect_leaks=0";
-    for (const char* demo : {DEMO_ALPHA, DEMO_BETA, DEMO_EPSILON}) {
+    for (const std::string& demo : {demo_alpha, demo_beta, demo_epsilon}) {
         const auto r = gmem::util::run_capture({demo}, {"GMEM_KTAP_DIR=" + dir.path, asan});
         EXPECT_TRUE(r.exit_code != 0 || r.term_signal != 0); // each one fails, dies or skips
     }
@@ -531,14 +925,14 @@ TEST_TIMEOUT(live_harness_matches_recording, 20, "") {
 }
 
 // `gmem-report list` runs every program of CTest's JSON with -l.
-TEST(tool_list_writes_listings, "") {
+TEST(tool_list_writes_listings, "TOOLS-02") {
     const TempDir dir;
     const std::string ctest_json = dir.path + "/ctest.json";
     {
         std::ofstream out(ctest_json);
         out << R"({"kind":"ctestInfo","tests":[)"
-            << R"({"name":"report_demo_alpha","command":[")" << DEMO_ALPHA << R"("]},)"
-            << R"({"name":"report_demo_beta","command":[")" << DEMO_BETA << R"("]},)"
+            << R"({"name":"report_demo_alpha","command":[")" << demo_alpha << R"("]},)"
+            << R"({"name":"report_demo_beta","command":[")" << demo_beta << R"("]},)"
             << R"({"name":"report_demo_delta","command":["/nonexistent/report_demo_delta"]},)"
             << R"({"name":"../escape","command":["/bin/true"]}]})";
     }
