@@ -4,6 +4,7 @@
 // come from this process's own probe of the same machine.
 #include "cap_support.hpp"
 #include "gmem/test.hpp"
+#include "gmem/util/locate.hpp"
 #include "gmem/util/process.hpp"
 
 #include <nlohmann/json.hpp>
@@ -22,9 +23,13 @@ using gmem::kvm::Need;
 using gmem::util::ProcessResult;
 namespace uapi = gmem::uapi;
 
+// gmem-probe: in the installed tree's bin/ (gmem/util/locate.hpp), else the
+// build tree's.
+const std::string gmem_probe = gmem::util::helper_path("../bin/gmem-probe", GMEM_PROBE);
+
 // The tool sees no override unless a test sets one, and writes no KTAP.
 ProcessResult probe_cli(std::vector<std::string> args, std::vector<std::string> env = {}) {
-    args.insert(args.begin(), GMEM_PROBE);
+    args.insert(args.begin(), gmem_probe);
     bool has_override = false;
     for (const auto& e : env)
         has_override |= e.starts_with("GMEM_CAP_GMEM_ATTRS=");
@@ -282,8 +287,8 @@ TEST(require_kvm_unprivileged_names_eacces, "CAP-01") {
             skip.set("uid 65534 may open /dev/kvm on this machine: no EACCES to observe");
             return;
         }
-        if (::access(GMEM_PROBE, X_OK) != 0) {
-            skip.set(std::string(GMEM_PROBE) +
+        if (::access(gmem_probe.c_str(), X_OK) != 0) {
+            skip.set(gmem_probe +
                      " cannot be run by uid 65534: " + gmem::Errno::last().describe());
             return;
         }

@@ -8,6 +8,7 @@
 #include "gmem/guest/payloads.hpp"
 #include "gmem/test.hpp"
 #include "gmem/util/ktap.hpp"
+#include "gmem/util/locate.hpp"
 #include "gmem/util/process.hpp"
 #include "gmem/uapi/x86.hpp"
 
@@ -23,9 +24,14 @@ namespace {
 
 #define NEED_GUEST() REQUIRE(kvm::Need().vm_type(uapi::kvm_x86_default_vm))
 
+// guest_demo and the payload sources: beside this program in an installed tree
+// (gmem/util/locate.hpp), else the build tree's demo and the source tree.
+const std::string guest_demo = util::helper_path("guest_demo", GUEST_DEMO);
+const std::string guest_code_dir = util::helper_path("guest-code", GUEST_CODE_DIR);
+
 // The line of guest-code/payloads/<file> that holds `marker`; 0 if none.
 unsigned marker_line(const std::string& file, const std::string& marker) {
-    std::ifstream in(std::string(GUEST_CODE_DIR) + "/payloads/" + file);
+    std::ifstream in(guest_code_dir + "/payloads/" + file);
     std::string line;
     for (unsigned n = 1; std::getline(in, line); ++n)
         if (line.find(marker) != std::string::npos) return n;
@@ -219,7 +225,7 @@ TEST(bad_payload_images_are_refused, "GUEST-04") {
 // guest_demo's failing guests, as the harness reports them.
 TEST(failures_reach_the_ktap_output, "GUEST-04") {
     NEED_GUEST();
-    const auto proc = util::run_capture({GUEST_DEMO}, {"ASAN_OPTIONS=detect_leaks=0", "GMEM_KTAP_DIR="});
+    const auto proc = util::run_capture({guest_demo}, {"ASAN_OPTIONS=detect_leaks=0", "GMEM_KTAP_DIR="});
     const auto doc = ktap::parse(proc.out);
     EXPECT_TRUE(doc.errors.empty());
     EXPECT_EQ(proc.exit_code, 1);

@@ -4,6 +4,7 @@
 // signal, wrong errno, XPASS) must come out as a failure here; a harness that
 // passed everything would fail these checks.
 #include "gmem/util/ktap.hpp"
+#include "gmem/util/locate.hpp"
 #include "gmem/util/process.hpp"
 #include "gmem/util/text.hpp"
 #include "harness/harness.hpp"
@@ -17,12 +18,18 @@ using gmem::util::has_line;
 
 namespace {
 
+// The demo programs: beside this one in the build tree and in an installed
+// tree (gmem/util/locate.hpp); the build-tree paths are the fallback.
+const std::string demo_mixed = gmem::util::helper_path("harness_demo", DEMO_MIXED);
+const std::string demo_skip = gmem::util::helper_path("harness_demo_skip", DEMO_SKIP);
+const std::string demo_pass = gmem::util::helper_path("harness_demo_pass", DEMO_PASS);
+
 struct DemoRun {
     gmem::util::ProcessResult proc;
     gmem::ktap::Document doc;
 };
 
-DemoRun run_demo(const char* path, std::vector<std::string> args = {}) {
+DemoRun run_demo(const std::string& path, std::vector<std::string> args = {}) {
     args.insert(args.begin(), path);
     // Sanitizer runtimes would turn SIGSEGV into a report and exit(1); the
     // checks want to see the harness's handling of a real crash.
@@ -85,10 +92,10 @@ const std::vector<std::string> demo_names = {
 } // namespace
 
 TEST(exit_codes_and_results, "HARNESS-01") {
-    const DemoRun all = run_demo(DEMO_MIXED);
+    const DemoRun all = run_demo(demo_mixed);
     EXPECT_EQ(all.proc.exit_code, 1);
-    EXPECT_EQ(run_demo(DEMO_PASS).proc.exit_code, 0);
-    EXPECT_EQ(run_demo(DEMO_SKIP).proc.exit_code, 4);
+    EXPECT_EQ(run_demo(demo_pass).proc.exit_code, 0);
+    EXPECT_EQ(run_demo(demo_skip).proc.exit_code, 4);
 
     for (const char* line : {
              "ok 1 global.passes",
@@ -157,7 +164,7 @@ TEST(exit_codes_and_results, "HARNESS-01") {
 }
 
 TEST(ktap_parses_with_stable_names, "HARNESS-02") {
-    const DemoRun all = run_demo(DEMO_MIXED);
+    const DemoRun all = run_demo(demo_mixed);
     for (const auto& e : all.doc.errors) TH_LOG("KTAP error: %s", e.c_str());
     EXPECT_TRUE(all.doc.errors.empty());
     EXPECT_STREQ(all.doc.version, "KTAP version 1");
@@ -165,19 +172,19 @@ TEST(ktap_parses_with_stable_names, "HARNESS-02") {
     EXPECT_EQ(*all.doc.plan, demo_names.size());
     EXPECT_TRUE(names_of(all) == demo_names);
     // -l gives the same names, in the same order, with the declared IDs.
-    const auto listed = gmem::util::run_capture({DEMO_MIXED, "-l"});
+    const auto listed = gmem::util::run_capture({demo_mixed, "-l"});
     EXPECT_EQ(listed.exit_code, 0);
     std::string expect_list;
     for (const auto& n : demo_names)
         expect_list += n + "\t" + (n == "global.unknown_behaviour_id" ? "NOPE-99" : "") + "\n";
     EXPECT_STREQ(listed.out, expect_list);
     // Our own IDs are echoed in the KTAP for the report.
-    const auto self = run_demo(DEMO_PASS).proc;
+    const auto self = run_demo(demo_pass).proc;
     EXPECT_TRUE(gmem::ktap::parse(self.out).errors.empty());
 }
 
 TEST(crash_fails_alone, "HARNESS-03") {
-    const DemoRun r = run_demo(DEMO_MIXED, {"-r", "global.crashes_with_segv", "-r",
+    const DemoRun r = run_demo(demo_mixed, {"-r", "global.crashes_with_segv", "-r",
                                             "global.aborts", "-r", "global.passes"});
     EXPECT_EQ(r.proc.exit_code, 1);
     ASSERT_EQ(r.doc.tests.size(), 3u);
@@ -199,7 +206,7 @@ TEST(crash_fails_alone, "HARNESS-03") {
 TEST(hang_is_killed_at_timeout, "HARNESS-04") {
     const auto start = std::chrono::steady_clock::now();
     const DemoRun r =
-        run_demo(DEMO_MIXED, {"-r", "global.hangs", "-r", "global.errno_as_expected"});
+        run_demo(demo_mixed, {"-r", "global.hangs", "-r", "global.errno_as_expected"});
     const auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EXPECT_EQ(r.proc.exit_code, 1);
     EXPECT_TRUE(has_line(r.proc.out, "not ok 1 global.hangs # TIMEOUT 0.05 seconds"));
@@ -213,7 +220,7 @@ TEST(hang_is_killed_at_timeout, "HARNESS-04") {
 }
 
 TEST(teardown_after_failed_assert, "HARNESS-05") {
-    const DemoRun r = run_demo(DEMO_MIXED, {"-f", "fx", "-r", "global.assert_fails_and_stops",
+    const DemoRun r = run_demo(demo_mixed, {"-f", "fx", "-r", "global.assert_fails_and_stops",
                                             "-r", "global.expect_fails_and_continues"});
     const auto* small = find(r, "fx.small.assert_fails_teardown_runs");
     const auto* large = find(r, "fx.large.assert_fails_teardown_runs");
@@ -232,7 +239,7 @@ TEST(teardown_after_failed_assert, "HARNESS-05") {
 }
 
 TEST(expected_signal, "HARNESS-06") {
-    const DemoRun r = run_demo(DEMO_MIXED, {"-r", "global.expected_sigbus_raised", "-r",
+    const DemoRun r = run_demo(demo_mixed, {"-r", "global.expected_sigbus_raised", "-r",
                                             "global.expected_sigbus_missing"});
     const auto* raised = find(r, "global.expected_sigbus_raised");
     const auto* missing = find(r, "global.expected_sigbus_missing");
@@ -245,7 +252,7 @@ TEST(expected_signal, "HARNESS-06") {
 
 TEST(command_line, "HARNESS-07") {
     auto names = [](std::vector<std::string> args) {
-        return names_of(run_demo(DEMO_MIXED, std::move(args)));
+        return names_of(run_demo(demo_mixed, std::move(args)));
     };
     using V = std::vector<std::string>;
     EXPECT_TRUE(names({"-t", "passes"}) ==
@@ -268,7 +275,7 @@ TEST(command_line, "HARNESS-07") {
     for (const V& bad : {V{"-x"}, V{"-t"}, V{"-r", "no.such.test"}, V{"extra"}, V{"-r", ""}}) {
         HARNESS_TRACE("args '%s'", bad[0].c_str());
         const auto p = gmem::util::run_capture([&] {
-            V a{DEMO_MIXED};
+            V a{demo_mixed};
             a.insert(a.end(), bad.begin(), bad.end());
             return a;
         }());
@@ -277,7 +284,7 @@ TEST(command_line, "HARNESS-07") {
         EXPECT_TRUE(p.err.find("Usage:") != std::string::npos ||
                     p.err.find("no test matches") != std::string::npos);
     }
-    const auto help = gmem::util::run_capture({DEMO_MIXED, "-h"});
+    const auto help = gmem::util::run_capture({demo_mixed, "-h"});
     EXPECT_EQ(help.exit_code, 0);
     EXPECT_NE(help.out.find("-r name  run specified test"), std::string::npos);
 }
