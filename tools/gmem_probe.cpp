@@ -50,16 +50,27 @@ void usage(FILE* out, const char* prog) {
                  prog);
     for (const auto& f : feature_names) std::fprintf(out, "  %-22s %s\n", f.name, f.help);
     std::fprintf(out,
+                 "\nEvery row and key is there on any kernel; what the kernel could not answer\n"
+                 "says why (\"n/a: no /dev/kvm\", \"n/a: no guest_memfd ...\"; null in JSON, with\n"
+                 "the reason beside it).\n"
                  "\nJSON keys: kernel_release, kvm {path, usable, access, errno, reason,\n"
-                 "api_version}, page_size, gmem_attributes_cap {number, source}, system (the\n"
-                 "KVM_CAP_* answers of /dev/kvm, null if unusable), vm_types (per type: type,\n"
-                 "name, advertised, created, create_error or caps, conversion_probed,\n"
-                 "in_place_conversion, conversion_evidence, shared_gmem, private_gmem),\n"
-                 "creatable_vm_types, in_place_conversion_vm_types, kvm_module_params,\n"
-                 "thp {enabled, pmd_size}, numa_nodes, gup_test {available, detail},\n"
-                 "io_uring {available, disabled_sysctl, detail}.\n");
-    std::fprintf(out, "\nGMEM_CAP_GMEM_ATTRS=N overrides the number of "
-                      "KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES.\nExit 2 on a bad command line.\n");
+                 "api_version}, page_size, gmem_attributes_cap {number, source (the number\n"
+                 "used), configured_number, configured_source, configured_answer (on\n"
+                 "/dev/kvm), configured_upstream_use, in_place_conversion (by behaviour),\n"
+                 "conversion_evidence, agrees, scanned, scan_range, candidates, found_number,\n"
+                 "summary}, system (the KVM_CAP_* answers of /dev/kvm), vm_types (the six x86\n"
+                 "types: type, name, advertised, created, create_error, caps,\n"
+                 "conversion_probed, in_place_conversion, conversion_evidence, shared_gmem,\n"
+                 "private_gmem, na), creatable_vm_types, in_place_conversion_vm_types,\n"
+                 "kvm_module_params, thp {enabled, pmd_size}, numa_nodes, gup_test\n"
+                 "{available, detail}, io_uring {available, disabled_sysctl, detail}.\n");
+    std::fprintf(out,
+                 "\nKVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES has no stable number: the configured\n"
+                 "one (GMEM_CAP_GMEM_ATTRS=N, else the build's GMEM_CAP_GMEM_ATTRS_NR, else\n"
+                 "250 of series v8) is asked; when KVM_SET_MEMORY_ATTRIBUTES2 works but that\n"
+                 "number does not answer PRIVATE on /dev/kvm, the probe asks %ld..%ld for the\n"
+                 "one that does and uses it.\nExit 2 on a bad command line.\n",
+                 gmem::kvm::GmemAttrCap::scan_first, gmem::kvm::GmemAttrCap::scan_last);
 }
 
 } // namespace

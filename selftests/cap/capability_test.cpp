@@ -399,39 +399,71 @@ TEST_F(vm, memory_attributes_private, "CAP-06") {
                kvm.check_extension(uapi::cap::memory_attributes));
 }
 
-// CAP-07: in-place conversion by behaviour, corroborated by the capability.
+// CAP-07: in-place conversion by behaviour, corroborated by the capability at
+// the number the probe used: the configured one, or the one it found by
+// asking GmemAttrCap's range when the configured one did not answer PRIVATE
+// on /dev/kvm although the ioctl works. With the feature on (BEHAVIORS.md
+// CAP-07; series v8 patch 17 kvm_vm_ioctl_check_extension_generic: "if
+// (!gmem_in_place_conversion || !kvm_supports_private_mem(kvm)) return 0;
+// return KVM_MEMORY_ATTRIBUTE_PRIVATE", kvm NULL on /dev/kvm counting as
+// private) the answer is PRIVATE on /dev/kvm and on a type with private
+// memory, 0 on the others; and the per-VM KVM_CAP_MEMORY_ATTRIBUTES is 0
+// (kvm_supported_vm_mem_attributes: "if (gmem_in_place_conversion || ...)
+// return 0").
 TEST_F(vm, in_place_conversion_by_behaviour, "CAP-07") {
     REQUIRE(Need().guest_memfd(variant->type));
     const auto [kvm, vm, type_name] = open_type_vm(variant->type);
     const auto g = vm.create_guest_memfd(gmem::page_size(), 0);
     const auto r = g.try_set_attributes(0, gmem::page_size(), 0);
     const bool absent = !r && r.error() == ENOTTY;
+    const Features& f = features();
+    const gmem::kvm::GmemAttrCap& a = f.gmem_attr;
     std::string source;
-    const long nr = gmem::kvm::gmem_attr_cap_number(&source);
+    const long configured = gmem::kvm::gmem_attr_cap_number(&source);
+    const long nr = f.gmem_attr_cap_nr;
     const long cap = vm.check_extension(nr);
-    HARNESS_TRACE("%s: KVM_SET_MEMORY_ATTRIBUTES2 answers %s; cap %ld (%s) = 0x%lx",
+    const long sys = kvm.check_extension(nr);
+    HARNESS_TRACE("%s: KVM_SET_MEMORY_ATTRIBUTES2 answers %s; number used %ld (%s): VM 0x%lx, "
+                  "/dev/kvm 0x%lx",
                   type_name.c_str(), r ? "success" : r.error().describe().c_str(), nr,
-                  source.c_str(), cap);
+                  f.gmem_attr_cap_source.c_str(), cap, sys);
 
-    const auto* t = features().vm_type(variant->type);
+    // The probe saw what is seen here: every gate asks the probe.
+    const auto* t = f.vm_type(variant->type);
     ASSERT_NE(t, nullptr);
     EXPECT_TRUE(t->conversion_probed);
     EXPECT_EQ(t->in_place_conversion, !absent);
-    EXPECT_EQ(features().gmem_attr_cap_nr, nr);
+    EXPECT_EQ(a.configured, configured);
+    EXPECT_STREQ(a.configured_source, source);
+    EXPECT_EQ(a.configured_answer.value_or(-1), kvm.check_extension(configured));
     EXPECT_EQ(t->caps.guest_memfd_memory_attributes.value_or(-1), cap);
+    EXPECT_EQ(f.system.guest_memfd_memory_attributes.value_or(-1), sys);
     EXPECT_EQ(Need().in_place_conversion(variant->type).missing().has_value(), absent);
+
     if (absent) {
-        if (cap != 0)
-            OBSERVE("in-place conversion absent, yet capability %ld answers 0x%lx: that number "
-                    "belongs to something else on this kernel (override: GMEM_CAP_GMEM_ATTRS)",
-                    nr, cap);
+        EXPECT_TRUE(a.conversion == gmem::kvm::Conversion::absent);
+        EXPECT_FALSE(a.scanned); // nothing to corroborate: the configured number stays
+        EXPECT_EQ(nr, configured);
+        EXPECT_TRUE(cap::contains(a.summary, "n/a: in-place conversion absent"));
+        if (cap != 0 || sys != 0)
+            OBSERVE("in-place conversion absent, yet capability %ld answers 0x%lx (VM), 0x%lx "
+                    "(/dev/kvm): that number belongs to something else on this kernel (%s)",
+                    nr, cap, sys, a.summary.c_str());
         else
-            TH_LOG("in-place conversion absent (ENOTTY); capability %ld is 0, as expected", nr);
-    } else {
-        OBSERVE("in-place conversion present (KVM_SET_MEMORY_ATTRIBUTES2 answers %s); "
-                "capability %ld (%s) = 0x%lx",
-                r ? "success" : r.error().describe().c_str(), nr, source.c_str(), cap);
+            TH_LOG("in-place conversion absent (ENOTTY); %s", a.summary.c_str());
+        return;
     }
+    EXPECT_TRUE(a.conversion == gmem::kvm::Conversion::present);
+    TH_LOG("in-place conversion present (KVM_SET_MEMORY_ATTRIBUTES2 answers %s); %s",
+           r ? "success" : r.error().describe().c_str(), a.summary.c_str());
+    EXPECT_EQ(u64(sys), attr_private);
+    EXPECT_EQ(u64(cap), variant->private_mem ? attr_private : 0);
+    EXPECT_EQ(vm.check_extension(uapi::cap::memory_attributes), 0);
+    if (a.agrees == false)
+        TH_LOG("the configured number %ld (%s) answers 0x%lx on /dev/kvm although in-place "
+               "conversion works; the probe found %s and used it",
+               a.configured, a.configured_source.c_str(), a.configured_answer.value_or(-1),
+               a.found ? std::to_string(*a.found).c_str() : "no number");
 }
 
 // CAP-08: the derived predicates agree with the raw caps, and "shared" keeps
@@ -508,20 +540,154 @@ TEST_F(gmem_attr_cap, runtime_override, "CAP-07") {
 }
 
 // The probe asks the kernel at the overridden number: pointed at a number
-// whose answer is known (KVM_CAP_USER_MEMORY2), it records that answer.
+// whose answer is known (KVM_CAP_USER_MEMORY2), it records that answer. With
+// in-place conversion on, that answer (1, not PRIVATE) disagrees with the
+// behaviour, and the number the probe then uses is the one it found.
 TEST_F(gmem_attr_cap, probe_asks_overridden_number, "CAP-07") {
     REQUIRE(Need().vm_type(uapi::kvm_x86_default_vm));
     const Kvm kvm = Kvm::open();
     const auto vm = kvm.create_vm();
-    const long want = vm.check_extension(uapi::cap::user_memory2);
+    const long want_sys = kvm.check_extension(uapi::cap::user_memory2);
     ::setenv("GMEM_CAP_GMEM_ATTRS", std::to_string(uapi::cap::user_memory2).c_str(), 1);
     const Features f = gmem::kvm::probe();
-    EXPECT_EQ(f.gmem_attr_cap_nr, uapi::cap::user_memory2);
+    EXPECT_EQ(f.gmem_attr.configured, uapi::cap::user_memory2);
+    EXPECT_STREQ(f.gmem_attr.configured_source, "GMEM_CAP_GMEM_ATTRS environment variable");
+    EXPECT_EQ(f.gmem_attr.configured_answer.value_or(-1), want_sys);
     ASSERT_NE(f.vm_type(uapi::kvm_x86_default_vm), nullptr);
+    if (f.gmem_attr.conversion == gmem::kvm::Conversion::present) {
+        EXPECT_TRUE(f.gmem_attr.agrees == false);
+        EXPECT_TRUE(f.gmem_attr.scanned);
+        TH_LOG("in-place conversion on: %s", f.gmem_attr.summary.c_str());
+        return; // gmem_attr_cap.scan_finds_the_number checks what was found
+    }
+    EXPECT_FALSE(f.gmem_attr.scanned);
+    EXPECT_EQ(f.gmem_attr_cap_nr, uapi::cap::user_memory2);
     EXPECT_EQ(f.vm_type(uapi::kvm_x86_default_vm)->caps.guest_memfd_memory_attributes.value_or(-1),
-              want);
-    EXPECT_EQ(f.system.guest_memfd_memory_attributes.value_or(-1),
-              kvm.check_extension(uapi::cap::user_memory2));
+              vm.check_extension(uapi::cap::user_memory2));
+    EXPECT_EQ(f.system.guest_memfd_memory_attributes.value_or(-1), want_sys);
+}
+
+// In-place conversion on, a configured number that does not answer PRIVATE
+// on /dev/kvm: the probe finds the number that does (the only one of its
+// range: the others are other architectures' capabilities or unassigned, and
+// a number KVM does not know answers 0 on x86: kvm_main.c
+// kvm_vm_ioctl_check_extension_generic "default: break; return
+// kvm_vm_ioctl_check_extension(kvm, arg)", x86.c "default: break" with r = 0),
+// uses it for every per-VM answer, and says so. The right number configured:
+// nothing is searched.
+TEST_F(gmem_attr_cap, scan_finds_the_number, "CAP-07") {
+    REQUIRE(Need().guest_memfd(uapi::kvm_x86_default_vm));
+    const Features& f0 = features();
+    if (f0.gmem_attr.conversion != gmem::kvm::Conversion::present)
+        SKIP("in-place conversion absent: %s", f0.gmem_attr.conversion_evidence.c_str());
+    const Kvm kvm = Kvm::open();
+    const long right = f0.gmem_attr_cap_nr;
+    TH_LOG("%s", f0.gmem_attr.summary.c_str());
+    // What the number in use must answer (CAP-07); in_place_conversion_by_behaviour
+    // says more when it does not.
+    ASSERT_EQ(u64(kvm.check_extension(right)), attr_private);
+
+    const long wrong[] = {uapi::cap::guest_memfd_memory_attributes_v7,
+                          uapi::cap::guest_memfd_memory_attributes_v8, 251,
+                          uapi::cap::user_memory2, 1000};
+    for (const long w : wrong) {
+        if (w == right) continue;
+        HARNESS_TRACE("GMEM_CAP_GMEM_ATTRS=%ld", w);
+        ::setenv("GMEM_CAP_GMEM_ATTRS", std::to_string(w).c_str(), 1);
+        const Features f = gmem::kvm::probe();
+        const auto& a = f.gmem_attr;
+        EXPECT_EQ(a.configured, w);
+        EXPECT_EQ(a.configured_answer.value_or(-1), kvm.check_extension(w));
+        EXPECT_TRUE(a.agrees == false);
+        EXPECT_TRUE(a.scanned);
+        ASSERT_EQ(a.candidates.size(), 1u);
+        EXPECT_EQ(a.candidates[0], right);
+        EXPECT_EQ(a.found.value_or(-1), right);
+        EXPECT_EQ(f.gmem_attr_cap_nr, right);
+        EXPECT_TRUE(f.gmem_attr_cap_source.starts_with("found"));
+        EXPECT_EQ(u64(f.system.guest_memfd_memory_attributes.value_or(-1)), attr_private);
+        for (const auto& t : f.vm_types) {
+            if (!t.created) continue;
+            HARNESS_TRACE("%s", vm_type_name(t.type).c_str());
+            EXPECT_EQ(u64(t.caps.guest_memfd_memory_attributes.value_or(-1)),
+                      gmem::kvm::vm_type_has_private_mem(t.type) ? attr_private : 0);
+            EXPECT_EQ(f.private_gmem(t.type), f0.private_gmem(t.type));
+        }
+        const std::string says = "number " + std::to_string(right) +
+                                 " answers PRIVATE: probably the right number here "
+                                 "(GMEM_CAP_GMEM_ATTRS=" +
+                                 std::to_string(right) + " pins it)";
+        EXPECT_TRUE(cap::contains(a.summary, "although KVM_SET_MEMORY_ATTRIBUTES2 works; " + says));
+        EXPECT_TRUE(a.summary.starts_with("number " + std::to_string(w) +
+                                          " (GMEM_CAP_GMEM_ATTRS environment variable) answers "));
+    }
+    ::setenv("GMEM_CAP_GMEM_ATTRS", std::to_string(right).c_str(), 1);
+    const Features f = gmem::kvm::probe();
+    EXPECT_TRUE(f.gmem_attr.agrees == true);
+    EXPECT_FALSE(f.gmem_attr.scanned);
+    EXPECT_FALSE(f.gmem_attr.found.has_value());
+    EXPECT_EQ(f.gmem_attr_cap_nr, right);
+    EXPECT_STREQ(f.gmem_attr_cap_source, "GMEM_CAP_GMEM_ATTRS environment variable");
+}
+
+// In-place conversion absent: nothing is searched, the configured number
+// stays, and its answer is shown as n/a with what upstream uses the number
+// for (7.3's include/uapi/linux/kvm.h: 249 KVM_CAP_S390_HPAGE_2G, 250
+// KVM_CAP_PPC_COMPAT_CAPS, 231 KVM_CAP_USER_MEMORY2).
+TEST_F(gmem_attr_cap, absent_shows_na, "CAP-07 TOOLS-01") {
+    REQUIRE(Need().guest_memfd(uapi::kvm_x86_default_vm));
+    if (features().gmem_attr.conversion != gmem::kvm::Conversion::absent)
+        SKIP("in-place conversion is not absent here: %s",
+             features().gmem_attr.conversion_evidence.c_str());
+    const Kvm kvm = Kvm::open();
+    struct Case {
+        long nr;
+        const char* use;
+    };
+    for (const Case c : {Case{250, "KVM_CAP_PPC_COMPAT_CAPS upstream (Linux 7.3)"},
+                         Case{249, "KVM_CAP_S390_HPAGE_2G upstream (Linux 7.3)"},
+                         Case{uapi::cap::user_memory2, "KVM_CAP_USER_MEMORY2 upstream"}}) {
+        HARNESS_TRACE("GMEM_CAP_GMEM_ATTRS=%ld", c.nr);
+        ::setenv("GMEM_CAP_GMEM_ATTRS", std::to_string(c.nr).c_str(), 1);
+        const Features f = gmem::kvm::probe();
+        const auto& a = f.gmem_attr;
+        const long sys = kvm.check_extension(c.nr);
+        EXPECT_FALSE(a.scanned);
+        EXPECT_FALSE(a.found.has_value());
+        EXPECT_EQ(f.gmem_attr_cap_nr, c.nr);
+        EXPECT_TRUE(a.agrees == (sys == 0));
+        const std::string head = "number " + std::to_string(c.nr) +
+                                 " (GMEM_CAP_GMEM_ATTRS environment variable): n/a: in-place "
+                                 "conversion absent (KVM_SET_MEMORY_ATTRIBUTES2 answers ENOTTY); "
+                                 "number " +
+                                 std::to_string(c.nr) + " is " + c.use;
+        EXPECT_TRUE(a.summary.starts_with(head));
+        EXPECT_EQ(cap::contains(a.summary, "it answers " + harness::strf("0x%lx", sys)), sys != 0);
+        // gmem-probe's table shows that text instead of the bare answer.
+        const std::string table = gmem::kvm::to_table(f);
+        EXPECT_TRUE(cap::contains(table, "\nGUEST_MEMFD_MEMORY_ATTRIBUTES   n/a: in-place "
+                                         "conversion absent (KVM_SET_MEMORY_ATTRIBUTES2 answers "
+                                         "ENOTTY); number " +
+                                             std::to_string(c.nr) + " is " + c.use));
+    }
+}
+
+// What the probe says a number is used for upstream (no kernel involved).
+TEST_F(gmem_attr_cap, upstream_uses, "CAP-07") {
+    struct Case {
+        long nr;
+        const char* use;
+    };
+    for (const Case c :
+         {Case{249, "KVM_CAP_S390_HPAGE_2G upstream (Linux 7.3); series v7 used it"},
+          Case{250, "KVM_CAP_PPC_COMPAT_CAPS upstream (Linux 7.3); series v8 as posted used it"},
+          Case{251, "KVM_CAP_ARM_PMU_V3_STRICT upstream (Linux 7.3)"},
+          Case{252, "unassigned in Linux 7.3; the v8 port onto 7.3 (ci/kernel-patches) uses it"},
+          Case{253, "unassigned in Linux 7.3"}, Case{244, "KVM_CAP_GUEST_MEMFD_FLAGS upstream"},
+          Case{7, ""}}) {
+        HARNESS_TRACE("number %ld", c.nr);
+        EXPECT_STREQ(gmem::kvm::upstream_cap_use(c.nr), c.use);
+    }
 }
 
 // Module parameters are diagnostics: reported, never asserted; the probe must

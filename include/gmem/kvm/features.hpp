@@ -36,9 +36,40 @@ struct VmTypeInfo {
     Caps caps;                    // asked on a VM of this type
     // In-place conversion, by behaviour: KVM_SET_MEMORY_ATTRIBUTES2 on a fresh
     // guest_memfd of this VM type. ENOTTY = the ioctl does not exist.
-    bool conversion_probed = false;
+    bool conversion_probed = false; // the type has guest_memfd: the probe tried
+    bool conversion_asked = false;  // ... and the ioctl answered (a guest_memfd was made)
     bool in_place_conversion = false;
     std::string conversion_evidence; // what the ioctl answered
+};
+
+// In-place conversion as a whole, by behaviour: present when
+// KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd answered anything but ENOTTY on
+// some VM type, absent when it answered ENOTTY on every type asked, unknown
+// when it could not be asked (no /dev/kvm, no guest_memfd on any VM type).
+enum class Conversion { unknown, absent, present };
+
+// KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES has no stable number (CAP-07): the
+// number configured (GMEM_CAP_GMEM_ATTRS, GMEM_CAP_GMEM_ATTRS_NR, the series
+// v8 default) is asked first; when in-place conversion is present by
+// behaviour but that number does not answer PRIVATE on /dev/kvm, the probe
+// asks every number of [scan_first, scan_last] for the one that answers as
+// the capability does with the feature on (PRIVATE on /dev/kvm, PRIVATE on a
+// VM type with private memory, 0 on the others) and uses it.
+struct GmemAttrCap {
+    static constexpr long scan_first = 245; // above KVM_CAP_GUEST_MEMFD_FLAGS (244), ...
+    static constexpr long scan_last = 300;  // ... well beyond 7.3's last (251)
+    long configured = 0;
+    std::string configured_source;         // as gmem_attr_cap_number() says
+    std::optional<long> configured_answer; // on /dev/kvm; nullopt: not asked or ioctl error
+    Conversion conversion = Conversion::unknown;
+    std::string conversion_evidence;       // the ioctl's answer, or why it was not asked
+    bool scanned = false;
+    std::vector<long> candidates;          // numbers of the scan answering as the capability
+    std::optional<long> found;             // the number used instead of `configured`
+    // Whether the configured number's /dev/kvm answer agrees with the
+    // behaviour: PRIVATE when present, 0 when absent; nullopt when unknown.
+    std::optional<bool> agrees;
+    std::string summary;                   // one line for people (gmem-probe, the report)
 };
 
 struct Features {
@@ -47,8 +78,12 @@ struct Features {
     Errno access_error{};
     long api_version = 0;
     std::size_t page_size = 0;
-    long gmem_attr_cap_nr = 0;           // capability number used for gmem attributes
-    std::string gmem_attr_cap_source;    // "series v8 default", "configure", "GMEM_CAP_GMEM_ATTRS"
+    // The capability number whose answers are in Caps::guest_memfd_memory_attributes
+    // (the gates and private_gmem use them): gmem_attr.found if the probe found
+    // one, else the configured number; and where it came from.
+    long gmem_attr_cap_nr = 0;
+    std::string gmem_attr_cap_source;
+    GmemAttrCap gmem_attr;               // how that number was chosen
     Caps system;                         // asked on /dev/kvm
     std::vector<VmTypeInfo> vm_types;    // the known x86 types 0..5, in order
 
@@ -69,6 +104,11 @@ struct Features {
     const VmTypeInfo* vm_type(unsigned long type) const;
     // Why /dev/kvm cannot be used; empty when it can.
     std::string kvm_unusable_reason() const;
+    // Why the kernel could not answer a row of the probe, as gmem-probe shows
+    // it ("n/a: no /dev/kvm", "n/a: no guest_memfd ..."); empty when it could.
+    // For a VM type: not created, or no guest_memfd on it.
+    std::string kvm_na() const;
+    std::string gmem_na(unsigned long type) const;
 
     // Derived predicates, as QEMU computes them (CAP-08); false for a VM type
     // that was not created. "Shared guest_memfd": the per-VM
@@ -99,6 +139,14 @@ const Features& features();
 // value that is not a whole positive number (in C syntax: 250, 0xfa) that
 // fits in an int is ignored, and `source` says so.
 long gmem_attr_cap_number(std::string* source = nullptr);
+
+// The x86 VM types with private memory (kvm_arch_has_private_mem():
+// SW_PROTECTED, SNP, TDX), for which the capability answers PRIVATE.
+bool vm_type_has_private_mem(unsigned long type);
+
+// What upstream uses a capability number for, if the probe knows it
+// ("KVM_CAP_PPC_COMPAT_CAPS in Linux 7.3"); "" when it does not.
+std::string upstream_cap_use(long nr);
 
 // Renderings for gmem-probe.
 std::string to_table(const Features& f);
