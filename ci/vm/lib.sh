@@ -138,36 +138,26 @@ vm_stage_modules() { # moddir stage
     done
 }
 
-# Copy an executable into the staging root at the same absolute path, debug
-# info stripped, with every shared library ldd names (and the loader), and
-# every file it names by absolute path under one of VM_STAGE_ROOTS (the build
-# and source trees: programs that run helper programs by their build path,
-# e.g. GUEST_DEMO="$<TARGET_FILE:guest_demo>"), recursively.
-vm_stage_program() { # path stage
-    local src=$1 stage=$2 lib ref r
-    [ -e "$stage$src" ] && return 0
-    mkdir -p "$stage$(dirname "$src")"
-    if ! strip --strip-debug -o "$stage$src" "$src" 2>/dev/null; then
-        cp -L "$src" "$stage$src"
+# Copy an executable (or shared library) into the staging root at DEST
+# (default: its own path), debug info stripped, with every shared library
+# ldd names for the staged copy (and the loader) at its host path, unless
+# it lies inside the staging root already: the installed tree's lib/, which
+# its programs find through RPATH $ORIGIN/../lib. Programs find their helper
+# files relative to themselves (include/gmem/util/locate.hpp), so run-kernel
+# stages the installed tree (cmake --install) and nothing else.
+vm_stage_program() { # path stage [dest]
+    local src=$1 stage=$2 dst=${3:-$1} lib
+    mkdir -p "$stage$(dirname "$dst")"
+    if ! strip --strip-debug -o "$stage$dst" "$src" 2>/dev/null; then
+        cp -L "$src" "$stage$dst"
     fi
-    chmod +x "$stage$src"
-    for lib in $(ldd "$src" 2>/dev/null | awk '/=>/ { print $3 } !/=>/ && $1 ~ /^\// { print $1 }'); do
+    chmod +x "$stage$dst"
+    for lib in $(ldd "$stage$dst" 2>/dev/null | awk '/=>/ { print $3 } !/=>/ && $1 ~ /^\// { print $1 }'); do
         [ -f "$lib" ] || continue
+        case $lib in "$stage"/*) continue ;; esac
         [ -e "$stage$lib" ] && continue
         mkdir -p "$stage$(dirname "$lib")"
         cp -L "$lib" "$stage$lib"
-    done
-    for r in ${VM_STAGE_ROOTS:-}; do
-        for ref in $(strings -n 6 "$src" | grep -oE "^$r/[A-Za-z0-9._/+-]+" | sort -u); do
-            [ -e "$stage$ref" ] && continue
-            if [ -f "$ref" ] && [ -x "$ref" ]; then
-                vm_stage_program "$ref" "$stage"
-            elif [ -f "$ref" ]; then
-                mkdir -p "$stage$(dirname "$ref")" && cp -L "$ref" "$stage$ref"
-            elif [ -d "$ref" ] && [ "$(du -sk "$ref" | cut -f1)" -le 8192 ]; then
-                mkdir -p "$stage$(dirname "$ref")" && cp -rL "$ref" "$stage$ref"
-            fi
-        done
     done
 }
 
