@@ -56,14 +56,15 @@ void usage(FILE* out, const char* prog) {
                  "\nJSON keys: kernel_release, kvm {path, usable, access, errno, reason,\n"
                  "api_version}, page_size, gmem_attributes_cap {number, source (the number\n"
                  "used), configured_number, configured_source, configured_answer (on\n"
-                 "/dev/kvm), configured_upstream_use, in_place_conversion (by behaviour),\n"
-                 "conversion_evidence, agrees, scanned, scan_range, candidates, found_number,\n"
-                 "summary}, system (the KVM_CAP_* answers of /dev/kvm), vm_types (the six x86\n"
-                 "types: type, name, advertised, created, create_error, caps,\n"
-                 "conversion_probed, in_place_conversion, conversion_evidence, shared_gmem,\n"
-                 "private_gmem, na), creatable_vm_types, in_place_conversion_vm_types,\n"
-                 "kvm_module_params, thp {enabled, pmd_size}, numa_nodes, gup_test\n"
-                 "{available, detail}, io_uring {available, disabled_sysctl, detail}.\n");
+                 "/dev/kvm), configured_upstream_use, conversion (by behaviour: present,\n"
+                 "absent or unknown), conversion_evidence, agrees (null: unknown), scanned,\n"
+                 "scan_range, candidates, found_number, summary}, system (the KVM_CAP_*\n"
+                 "answers of /dev/kvm), vm_types (the six x86 types: type, name, advertised,\n"
+                 "created, create_error, caps, conversion_probed, in_place_conversion,\n"
+                 "conversion_evidence, shared_gmem, private_gmem, na), creatable_vm_types,\n"
+                 "in_place_conversion_vm_types, kvm_module_params, thp {enabled, pmd_size},\n"
+                 "numa_nodes, gup_test {available, detail}, io_uring {available,\n"
+                 "disabled_sysctl, detail}.\n");
     std::fprintf(out,
                  "\nKVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES has no stable number: the configured\n"
                  "one (GMEM_CAP_GMEM_ATTRS=N, else the build's GMEM_CAP_GMEM_ATTRS_NR, else\n"

@@ -581,9 +581,9 @@ std::string to_json(const Features& f) {
         {"configured_source", a.configured_source},
         {"configured_answer", opt_json(a.configured_answer)},
         {"configured_upstream_use", use.empty() ? nlohmann::json(nullptr) : nlohmann::json(use)},
-        {"in_place_conversion", a.conversion == Conversion::unknown
-                                    ? nlohmann::json(nullptr)
-                                    : nlohmann::json(a.conversion == Conversion::present)},
+        {"conversion", a.conversion == Conversion::present  ? "present"
+                       : a.conversion == Conversion::absent ? "absent"
+                                                            : "unknown"},
         {"conversion_evidence", a.conversion_evidence},
         {"agrees", a.agrees ? nlohmann::json(*a.agrees) : nlohmann::json(nullptr)},
         {"scanned", a.scanned},
@@ -591,8 +591,10 @@ std::string to_json(const Features& f) {
         {"candidates", candidates},
         {"found_number", opt_json(a.found)},
         {"summary", a.summary}};
-    // Every key, on every kernel: null where the kernel could not be asked,
-    // with the reason beside it ("na" of a VM type, kvm.reason).
+    // Every key, on every kernel. A capability the kernel could not be asked
+    // is null, with the reason beside it ("na" of a VM type, kvm.reason); the
+    // booleans stay booleans (false when not asked: readers use
+    // json::value(key, false), which throws on null), "na" says why.
     j["system"] = caps_json(f.system);
     j["vm_types"] = nlohmann::json::array();
     j["creatable_vm_types"] = nlohmann::json::array();
@@ -602,17 +604,16 @@ std::string to_json(const Features& f) {
         nlohmann::json tj = {
             {"type", t.type},
             {"name", vm_type_name(t.type)},
-            {"advertised", usable ? nlohmann::json(t.advertised) : nlohmann::json(nullptr)},
+            {"advertised", t.advertised},
             {"created", t.created},
             {"create_error", usable && !t.created ? nlohmann::json(t.create_error.name())
                                                   : nlohmann::json(nullptr)},
             {"caps", caps_json(t.caps)},
             {"conversion_probed", t.conversion_probed},
-            {"in_place_conversion", t.conversion_asked ? nlohmann::json(t.in_place_conversion)
-                                                       : nlohmann::json(nullptr)},
+            {"in_place_conversion", t.in_place_conversion},
             {"conversion_evidence", t.conversion_probed ? t.conversion_evidence : na},
-            {"shared_gmem", t.created ? nlohmann::json(f.shared_gmem(t.type)) : nullptr},
-            {"private_gmem", t.created ? nlohmann::json(f.private_gmem(t.type)) : nullptr},
+            {"shared_gmem", f.shared_gmem(t.type)},
+            {"private_gmem", f.private_gmem(t.type)},
             {"na", na.empty() ? nlohmann::json(nullptr) : nlohmann::json(na)}};
         if (t.created) j["creatable_vm_types"].push_back(t.type);
         if (t.in_place_conversion) j["in_place_conversion_vm_types"].push_back(t.type);
