@@ -32,6 +32,10 @@ namespace {
 namespace x86 = uapi::x86;
 
 constexpr std::uint64_t core_size = GMEM_GUEST_CORE_END - GMEM_GUEST_CORE_GPA;
+// The stacks share [code area end, GMEM_GUEST_STACK_TOP): one per vCPU.
+constexpr std::uint64_t guest_stack_size =
+    (GMEM_GUEST_STACK_TOP - GMEM_GUEST_CODE_GPA - GMEM_GUEST_CODE_MAX) / GuestVm::max_vcpus;
+static_assert(guest_stack_size >= 0x4000, "each vCPU needs a stack of at least 16 KiB");
 constexpr std::uint64_t max_guest_va = 1ULL << 47; // lower canonical half
 
 std::string hex(std::uint64_t v) {
@@ -226,19 +230,17 @@ void GuestVm::init(SrcLoc loc) {
     next_table_ = GMEM_GUEST_PT_GPA + x86::page_size_4k; // the PML4 is the first page
     map_gpa(0, GMEM_GUEST_IDENTITY_MAPPED, loc);
 
-    vcpu_ = vm_.create_vcpu(0, loc);
-
     // CPUID as the kernel selftests do (all that KVM supports). Some KVM
     // flavours (e.g. the PVM module) refuse KVM_GET_SUPPORTED_CPUID; the long
-    // mode setup below does not depend on it, so the vCPU then keeps KVM's
-    // default CPUID and the note says so.
+    // mode setup does not depend on it, so the vCPU then keeps KVM's default
+    // CPUID and the note says so.
     {
         const std::size_t n = uapi::kvm_max_cpuid_entries;
         std::vector<std::uint8_t> buf(sizeof(uapi::kvm_cpuid2) + n * sizeof(uapi::kvm_cpuid_entry2));
         auto* hdr = reinterpret_cast<uapi::kvm_cpuid2*>(buf.data());
         hdr->nent = static_cast<std::uint32_t>(n);
         if (::ioctl(kvm_.fd(), uapi::ioctl::get_supported_cpuid, buf.data()) == 0) {
-            must(vcpu_.try_set_cpuid2(buf.data()), "KVM_SET_CPUID2", loc);
+            cpuid_ = std::move(buf);
             cpuid_note_ = "KVM_SET_CPUID2 with " + std::to_string(hdr->nent) +
                           " entries from KVM_GET_SUPPORTED_CPUID";
         } else {
@@ -246,8 +248,28 @@ void GuestVm::init(SrcLoc loc) {
                           Errno::last().describe() + ")";
         }
     }
+    vcpus_.reserve(max_vcpus);
+    vcpus_.push_back(VcpuState{vm_.create_vcpu(0, loc), {}, false, false});
+    setup_vcpu(vcpus_.back().vcpu, loc);
+}
 
-    auto s = must(vcpu_.try_get_sregs(), "KVM_GET_SREGS", loc);
+unsigned GuestVm::add_vcpu(SrcLoc loc) {
+    if (vcpus_.size() >= max_vcpus)
+        throw Error("GuestVm::add_vcpu: at most " + std::to_string(max_vcpus) + " vCPUs",
+                    Errno{E2BIG}, loc);
+    const auto id = static_cast<unsigned>(vcpus_.size());
+    auto v = vm_.create_vcpu(id, loc);
+    setup_vcpu(v, loc);
+    vcpus_.push_back(VcpuState{std::move(v), {}, false, false});
+    return id;
+}
+
+// 64-bit long mode on the core slot's GDT, IDT, TSS and page tables; CPUID
+// as vCPU 0 got it.
+void GuestVm::setup_vcpu(const kvm::Vcpu& vcpu, SrcLoc loc) {
+    if (!cpuid_.empty()) must(vcpu.try_set_cpuid2(cpuid_.data()), "KVM_SET_CPUID2", loc);
+    constexpr std::uint32_t tss_limit = 0x67;
+    auto s = must(vcpu.try_get_sregs(), "KVM_GET_SREGS", loc);
     uapi::kvm_segment code{};
     code.limit = 0xffffffff;
     code.selector = GMEM_GUEST_SEL_CODE;
@@ -282,7 +304,7 @@ void GuestVm::init(SrcLoc loc) {
     s.cr4 = x86::cr4_pae;
     s.cr3 = GMEM_GUEST_PT_GPA;
     s.efer = x86::efer_lme | x86::efer_lma;
-    must(vcpu_.try_set_sregs(s), "KVM_SET_SREGS (64-bit long mode)", loc);
+    must(vcpu.try_set_sregs(s), "KVM_SET_SREGS (64-bit long mode)", loc);
 }
 
 std::uint8_t* GuestVm::core_at(std::uint64_t gpa) const {
@@ -365,6 +387,8 @@ void GuestVm::load(const Payload& p, SrcLoc loc) {
     if (auto why = validate(p))
         throw Error("loading guest payload '" + std::string(p.name ? p.name : "?") + "': " + *why,
                     Errno{ENOEXEC}, loc);
+    // The same image again: leave the code under vCPUs that may be running it.
+    if (loaded_image_ == p.image.data()) return;
     gmem_payload_header h{};
     std::memcpy(&h, p.image.data(), sizeof(h));
     std::memcpy(core_at(GMEM_GUEST_CODE_GPA), p.image.data(), p.image.size());
@@ -379,11 +403,23 @@ void GuestVm::load(const Payload& p, SrcLoc loc) {
                      (((stub >> 16) & 0xffff) << 48);
         idt[2 * v + 1] = stub >> 32;
     }
-    payload_name_ = p.name ? p.name : "?";
+    loaded_image_ = p.image.data();
 }
 
 RunResult GuestVm::run(const Payload& p, std::initializer_list<std::uint64_t> args,
                        const RunOptions& opt, SrcLoc loc) {
+    return run_on(0, p, args, opt, loc);
+}
+
+RunResult GuestVm::resume(const RunOptions& opt, SrcLoc loc) { return resume_on(0, opt, loc); }
+
+RunResult GuestVm::run_on(unsigned index, const Payload& p,
+                          std::initializer_list<std::uint64_t> args, const RunOptions& opt,
+                          SrcLoc loc) {
+    if (index >= vcpus_.size())
+        throw Error("GuestVm::run_on: no vCPU " + std::to_string(index), Errno{EINVAL}, loc);
+    VcpuState& st = vcpus_[index];
+    const kvm::Vcpu& vcpu_ = st.vcpu;
     if (args.size() > 6)
         throw Error("guest payload '" + std::string(p.name ? p.name : "?") + "' given " +
                         std::to_string(args.size()) + " arguments (at most 6)",
@@ -392,14 +428,15 @@ RunResult GuestVm::run(const Payload& p, std::initializer_list<std::uint64_t> ar
     // complete once KVM_RUN is entered again (api.rst, KVM_EXIT_IO/MMIO): with
     // immediate_exit set, KVM finishes it without entering the guest, so it
     // cannot land on the fresh registers below.
-    if (ran_) {
+    if (st.ran) {
         uapi::kvm_run* rp = vcpu_.run_page();
         rp->immediate_exit = 1;
         (void)vcpu_.try_run(); // EINTR by design
         rp->immediate_exit = 0;
     }
-    ran_ = true;
+    st.ran = true;
     load(p, loc);
+    st.payload_name = p.name ? p.name : "?";
     gmem_payload_header h{};
     std::memcpy(&h, p.image.data(), sizeof(h));
     std::uint64_t a[6] = {};
@@ -412,23 +449,28 @@ RunResult GuestVm::run(const Payload& p, std::initializer_list<std::uint64_t> ar
     r.r8 = a[4];
     r.r9 = a[5];
     r.rip = h.entry;
-    r.rsp = GMEM_GUEST_STACK_TOP;
+    // Each vCPU its own stack, downwards from the top of the core slot.
+    r.rsp = GMEM_GUEST_STACK_TOP - index * guest_stack_size;
     r.rflags = 0x2; // bit 1 is reserved-1; interrupts off
     must(vcpu_.try_set_regs(r), "KVM_SET_REGS", loc);
-    can_resume_ = false;
-    return run_loop(opt);
+    st.can_resume = false;
+    return run_loop(st, opt);
 }
 
-RunResult GuestVm::resume(const RunOptions& opt, SrcLoc loc) {
-    if (!can_resume_)
+RunResult GuestVm::resume_on(unsigned index, const RunOptions& opt, SrcLoc loc) {
+    if (index >= vcpus_.size())
+        throw Error("GuestVm::resume_on: no vCPU " + std::to_string(index), Errno{EINVAL}, loc);
+    VcpuState& st = vcpus_[index];
+    if (!st.can_resume)
         throw Error("GuestVm::resume: the last run did not stop at a SYNC", Errno{EINVAL}, loc);
-    can_resume_ = false;
-    return run_loop(opt);
+    st.can_resume = false;
+    return run_loop(st, opt);
 }
 
-RunResult GuestVm::run_loop(const RunOptions& opt) {
+RunResult GuestVm::run_loop(VcpuState& st, const RunOptions& opt) {
+    const kvm::Vcpu& vcpu_ = st.vcpu;
     RunResult res;
-    res.payload = payload_name_;
+    res.payload = st.payload_name;
     uapi::kvm_run* run = vcpu_.run_page();
     const std::size_t run_size = vm_.vcpu_mmap_size();
     auto stop_rip = [&] {
@@ -509,7 +551,7 @@ RunResult GuestVm::run_loop(const RunOptions& opt) {
                 res.syncs.push_back(res.values);
                 if (opt.on_sync && !opt.on_sync(res.values)) {
                     res.outcome = Outcome::sync;
-                    can_resume_ = true;
+                    st.can_resume = true;
                     stop_rip();
                     return res;
                 }
@@ -570,6 +612,20 @@ RunResult GuestVm::run_loop(const RunOptions& opt) {
             res.outcome = Outcome::halted;
             stop_rip();
             return res;
+        case uapi::kvm_exit_hypercall: {
+            const std::span<const std::uint64_t> hargs(run->hypercall.args, 6);
+            if (opt.on_hypercall) {
+                if (auto ret = opt.on_hypercall(run->hypercall.nr, hargs)) {
+                    run->hypercall.ret = *ret;
+                    continue;
+                }
+            }
+            res.outcome = Outcome::hypercall;
+            res.hypercall_nr = run->hypercall.nr;
+            res.values.assign(hargs.begin(), hargs.end());
+            stop_rip();
+            return res;
+        }
         case uapi::kvm_exit_memory_fault: // with a successful KVM_RUN: not expected, report it
             res.outcome = Outcome::memory_fault;
             res.gpa = run->memory_fault.gpa;

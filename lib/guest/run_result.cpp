@@ -51,6 +51,7 @@ std::string_view outcome_name(Outcome o) {
     case Outcome::internal_error: return "internal_error";
     case Outcome::fail_entry: return "fail_entry";
     case Outcome::halted: return "halted";
+    case Outcome::hypercall: return "hypercall";
     case Outcome::other_exit: return "other_exit";
     case Outcome::run_error: return "run_error";
     }
@@ -120,6 +121,11 @@ std::string RunResult::describe() const {
         break;
     case Outcome::halted:
         os << "guest executed HLT outside the payload library, at rip " << hex(rip);
+        break;
+    case Outcome::hypercall:
+        os << "KVM_EXIT_HYPERCALL nr " << hypercall_nr << " (args";
+        for (auto v : values) os << " " << hex(v);
+        os << ") that no handler took, at rip " << hex(rip);
         break;
     case Outcome::other_exit:
         os << "unexpected exit reason " << exit_reason << " at rip " << hex(rip);

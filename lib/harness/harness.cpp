@@ -10,6 +10,8 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <mutex>
+#include <csignal>
 #include <poll.h>
 #include <string>
 #include <sys/mman.h>
@@ -280,19 +282,36 @@ namespace {
 thread_local sigjmp_buf* g_jmp = nullptr;
 thread_local siginfo_t g_siginfo;
 
-void signal_trampoline(int, siginfo_t* si, void*) {
+// Several threads may catch the same signal at once (e.g. SIGBUS checks in
+// the vCPU threads of one test): the trampoline is installed by the first
+// and the previous action restored by the last, under a lock. A signal that
+// reaches a thread not inside catch_signal gets the previous action.
+std::mutex g_sig_lock;
+int g_sig_users[NSIG] = {};
+struct sigaction g_sig_saved[NSIG];
+
+void signal_trampoline(int sig, siginfo_t* si, void*) {
+    if (g_jmp == nullptr) { // not ours: what was there before
+        ::sigaction(sig, &g_sig_saved[sig], nullptr);
+        ::raise(sig);
+        return;
+    }
     g_siginfo = *si;
     siglongjmp(*g_jmp, 1);
 }
 } // namespace
 
 std::optional<siginfo_t> catch_signal(int sig, void (*fn)(void*), void* arg) {
-    struct sigaction sa{};
-    struct sigaction old{};
-    sa.sa_sigaction = signal_trampoline;
-    sa.sa_flags = SA_SIGINFO;
-    sigemptyset(&sa.sa_mask);
-    ::sigaction(sig, &sa, &old);
+    {
+        std::lock_guard<std::mutex> lock(g_sig_lock);
+        if (g_sig_users[sig]++ == 0) {
+            struct sigaction sa{};
+            sa.sa_sigaction = signal_trampoline;
+            sa.sa_flags = SA_SIGINFO;
+            sigemptyset(&sa.sa_mask);
+            ::sigaction(sig, &sa, &g_sig_saved[sig]);
+        }
+    }
     sigjmp_buf buf;
     sigjmp_buf* const prev = g_jmp;
     g_jmp = &buf;
@@ -303,7 +322,10 @@ std::optional<siginfo_t> catch_signal(int sig, void (*fn)(void*), void* arg) {
         got = g_siginfo;
     }
     g_jmp = prev;
-    ::sigaction(sig, &old, nullptr);
+    {
+        std::lock_guard<std::mutex> lock(g_sig_lock);
+        if (--g_sig_users[sig] == 0) ::sigaction(sig, &g_sig_saved[sig], nullptr);
+    }
     return got;
 }
 

@@ -1,4 +1,5 @@
 #include "gmem/kvm/kvm.hpp"
+#include "gmem/uapi/kvm_x86_extra.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -177,6 +178,13 @@ Result<void> Vm::try_set_memory_attributes(std::uint64_t gpa, std::uint64_t size
     a.size = size;
     a.attributes = attributes;
     return as_void(xioctl(fd(), uapi::ioctl::set_memory_attributes, &a));
+}
+
+Result<void> Vm::try_enable_cap(std::uint32_t cap, std::uint64_t arg0) const {
+    uapi::kvm_enable_cap c{};
+    c.cap = cap;
+    c.args[0] = arg0;
+    return as_void(xioctl(fd(), uapi::ioctl::enable_cap, &c));
 }
 
 Result<Vcpu> Vm::try_create_vcpu(unsigned id) const {

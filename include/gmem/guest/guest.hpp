@@ -57,6 +57,7 @@ enum class Outcome {
     internal_error, // KVM_EXIT_INTERNAL_ERROR
     fail_entry,     // KVM_EXIT_FAIL_ENTRY
     halted,         // HLT outside the mini library's final halt
+    hypercall,      // KVM_EXIT_HYPERCALL that no on_hypercall handler took
     other_exit,     // any other exit reason
     run_error,      // KVM_RUN failed and no exit explains it
 };
@@ -90,6 +91,7 @@ struct RunResult {
     std::uint64_t flags = 0;         // memory_fault
     std::uint16_t port = 0;          // unexpected_io, bad_ucall
     std::uint32_t suberror = 0;      // internal_error
+    std::uint64_t hypercall_nr = 0;  // hypercall: nr; its args are in `values`
     std::vector<std::uint64_t> data; // internal_error data / fail_entry reason
     Errno err{};                     // run_error, memory_fault: KVM_RUN's errno
     std::chrono::milliseconds timeout{0}; // timeout: the watchdog's limit
@@ -106,6 +108,13 @@ struct RunOptions {
     // false to stop there (Outcome::sync). Without it, SYNCs are recorded in
     // RunResult::syncs and the guest resumes.
     std::function<bool(std::span<const std::uint64_t>)> on_sync{};
+    // Called at every KVM_EXIT_HYPERCALL (hypercalls userspace enabled with
+    // KVM_CAP_EXIT_HYPERCALL) with nr and args[0..5]. Return the value for
+    // hypercall.ret to resume the guest, nullopt to stop (Outcome::hypercall).
+    // Without it every such exit stops the run.
+    std::function<std::optional<std::uint64_t>(std::uint64_t nr,
+                                                std::span<const std::uint64_t> args)>
+        on_hypercall{};
 };
 
 class GuestVm {
@@ -120,7 +129,13 @@ class GuestVm {
 
     const kvm::Kvm& kvm() const { return kvm_; }
     const kvm::Vm& vm() const { return vm_; }
-    const kvm::Vcpu& vcpu() const { return vcpu_; }
+    const kvm::Vcpu& vcpu() const { return vcpus_.front().vcpu; }
+    const kvm::Vcpu& vcpu(unsigned index) const { return vcpus_.at(index).vcpu; }
+    unsigned vcpu_count() const { return static_cast<unsigned>(vcpus_.size()); }
+    // One more vCPU (id = its index), in long mode like vCPU 0, with its own
+    // stack; at most max_vcpus in all. Returns its index.
+    unsigned add_vcpu(SrcLoc loc = SrcLoc::current());
+    static constexpr unsigned max_vcpus = 16;
     // How CPUID was set up: "KVM_SET_CPUID2 with N supported entries", or
     // why it was left at KVM's default (e.g. KVM_GET_SUPPORTED_CPUID: EINVAL).
     const std::string& cpuid_note() const { return cpuid_note_; }
@@ -150,23 +165,38 @@ class GuestVm {
                   const RunOptions& opt = {}, SrcLoc loc = SrcLoc::current());
     // Continues a run stopped at a SYNC.
     RunResult resume(const RunOptions& opt = {}, SrcLoc loc = SrcLoc::current());
+    // The same on vCPU `index`. Different vCPUs may run at once, from one
+    // thread each, as long as they run the same payload (loading another
+    // rewrites the code under the running ones) and do not fault at once
+    // (exceptions share one IST stack).
+    RunResult run_on(unsigned index, const Payload& p,
+                     std::initializer_list<std::uint64_t> args = {}, const RunOptions& opt = {},
+                     SrcLoc loc = SrcLoc::current());
+    RunResult resume_on(unsigned index, const RunOptions& opt = {},
+                        SrcLoc loc = SrcLoc::current());
 
   private:
+    struct VcpuState {
+        kvm::Vcpu vcpu;
+        std::string payload_name;
+        bool can_resume = false;
+        bool ran = false; // KVM_RUN was entered at least once
+    };
     void init(SrcLoc loc);
-    RunResult run_loop(const RunOptions& opt);
+    void setup_vcpu(const kvm::Vcpu& v, SrcLoc loc);
+    RunResult run_loop(VcpuState& st, const RunOptions& opt);
     void load(const Payload& p, SrcLoc loc);
     std::uint8_t* core_at(std::uint64_t gpa) const;
 
     kvm::Kvm kvm_;
     kvm::Vm vm_;
     Mapping core_;
-    kvm::Vcpu vcpu_;
-    std::uint64_t next_table_ = 0; // next free page-table page (GPA)
+    std::vector<VcpuState> vcpus_;
+    std::vector<std::uint8_t> cpuid_; // what vCPU 0 got, for the others
+    std::uint64_t next_table_ = 0;    // next free page-table page (GPA)
     std::uint32_t next_slot_ = 1;
     std::string cpuid_note_;
-    std::string payload_name_;
-    bool can_resume_ = false;
-    bool ran_ = false; // KVM_RUN was entered at least once
+    const std::uint8_t* loaded_image_ = nullptr; // the payload in the code area
 };
 
 // The shared data pattern (abi.h) on the host side: writes bytes with pattern

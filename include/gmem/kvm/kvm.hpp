@@ -145,6 +145,9 @@ class Vm {
     Result<void> try_delete_memslot(std::uint32_t slot) const;
     void delete_memslot(std::uint32_t slot, SrcLoc loc = SrcLoc::current()) const;
 
+    // KVM_ENABLE_CAP on the VM with args[0] = arg0 (e.g. KVM_CAP_EXIT_HYPERCALL).
+    Result<void> try_enable_cap(std::uint32_t cap, std::uint64_t arg0) const;
+
     // Legacy per-VM attributes (KVM_SET_MEMORY_ATTRIBUTES on the VM fd).
     Result<void> try_set_memory_attributes(std::uint64_t gpa, std::uint64_t size,
                                            std::uint64_t attributes) const;
