@@ -11,6 +11,9 @@ extern const Payload check_pattern; // (gpa, len, seed, pos) -> len; asserts eve
 extern const Payload rmw_loop;      // (gpa, len, steps, delta) -> steps; SYNC {step, first, last}
 extern const Payload echo;          // (a0..a5) -> sum; SYNC {a0..a3}, SYNC {a4, a5}
 extern const Payload peek;          // (gpa, write, value) -> the word read (write = 0)
+extern const Payload read_loop;     // (gpa): reads the word at gpa forever
+extern const Payload convert_stages; // (base, size, mode): CONV-12, MAP_GPA_RANGE + SYNCs
+extern const Payload rmw_byte;      // (gpa, expected, value) -> the byte; asserts it was expected
 extern const Payload touch_pages;   // (gpa, len, stride, rounds, mode): gmem-bench's access loop
 // Deliberately failing ones, for the framework's own checks (GUEST-04):
 extern const Payload assert_fail;   // (mode, left, right): 0 = ASSERT_EQ, 1 = ASSERT(<)
