@@ -7,7 +7,7 @@
 # Sourced, not run; needs vm_die / vm_note from ci/vm/lib.sh.
 
 # The suites fetched, in the order apt prefers them for equal versions.
-GMEM_APT_SUITES=${GMEM_APT_SUITES:-"trixie-backports trixie sid experimental bookworm-backports"}
+GMEM_APT_SUITES=${GMEM_APT_SUITES:-"trixie-backports trixie sid experimental bookworm-backports bookworm"}
 GMEM_APT_MIRROR=${GMEM_APT_MIRROR:-http://deb.debian.org/debian}
 
 # Where the private configuration lives: $GMEM_APT_DIR, or under the kernel

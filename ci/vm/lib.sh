@@ -35,6 +35,17 @@ vm_image_release() {
         awk '{print $1}'
 }
 
+# The kernel image in an unpacked Debian kernel package tree: boot/vmlinuz-*
+# (classic linux-image-* packages) or usr/lib/modules/<rel>/vmlinuz (the
+# split linux-binary-* packages from 7.2). Empty output if there is none.
+vm_find_image() { # root
+    local root=$1 f
+    for f in "$root"/boot/vmlinuz-* "$root"/usr/lib/modules/*/vmlinuz "$root"/lib/modules/*/vmlinuz; do
+        [ -f "$f" ] && { echo "$f"; return 0; }
+    done
+    return 0
+}
+
 # Resolve a modules location to the versioned directory (the one holding
 # modules.dep or kernel/): DIR itself, DIR/lib/modules/<release>, or the only
 # DIR/lib/modules/* entry.

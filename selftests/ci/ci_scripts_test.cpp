@@ -533,7 +533,10 @@ TEST(kernel_matrix_bad_usage, "HARNESS-07") {
     };
     const Case cases[] = {
         {{"--frobnicate"}, "kernel-matrix: unknown argument '--frobnicate'"},
-        {{"extra"}, "kernel-matrix: unknown argument 'extra'"},
+        {{"extra"}, "kernel-matrix: unknown kernel 'extra' (ci/kernels.list has: 6.1 "},
+        {{"--all", "--package", "linux-image-6.1.0-1-amd64"}, "kernel-matrix: --package runs one Debian package as the control"},
+        {{"--with", "nonsense"}, "kernel-matrix: --with needs NAME=REPORT.json (got 'nonsense')"},
+        {{"--list", "/nonexistent/list"}, "kernel-matrix: --list /nonexistent/list: no such file"},
         {{"--accel", "foo"}, "kernel-matrix: --accel must be auto, kvm or tcg (got 'foo')"},
         {{"--package", "not a package"},
          "kernel-matrix: --package 'not a package' is not a linux-image-* package name"},
