@@ -10,13 +10,20 @@
 // fail, and the cases that must end at argument checking assert that no stub
 // was called.
 //
-// Behaviour IDs: spec/BEHAVIORS.md has no section for the ci/ tooling. The
-// closest are the harness's own: HARNESS-07 (an unknown option prints usage
-// and exits 2, nothing run) for the scripts' usage errors, HARNESS-01 (exit
-// status from PASS / FAIL / SKIP results) for the checker's verdicts, and
-// HARNESS-02 (KTAP v1 that a KTAP parser accepts) for the checker reading a
-// real harness program's output. This program is not labelled corpus, so
-// these tests do not count toward the conformance report's rows.
+// Behaviour IDs: TOOLS-03 (run-kernel and bisect-kernel: documented exit
+// codes, bad input -> a message and exit 2) and TOOLS-04 (build-kernel: the
+// same recipe gives the same cached image, a patch that does not apply stops
+// the build naming the patch and the file) of spec/BEHAVIORS.md; beside them
+// the harness's own: HARNESS-07 (an unknown option prints usage and exits 2,
+// nothing run) for the scripts' usage errors, HARNESS-01 (exit status from
+// PASS / FAIL / SKIP results) for the checker's verdicts, and HARNESS-02
+// (KTAP v1 that a KTAP parser accepts) for the checker reading a real
+// harness program's output. This program is not labelled corpus, so these
+// tests do not count toward the conformance report's rows.
+//
+// build-kernel is run on a fake kernel tree (a Makefile, arch/x86/,
+// scripts/kconfig/merge_config.sh: what its tree check asks for) with make
+// a stub, so no kernel is ever configured or built here.
 #include "gmem/util/ktap.hpp"
 #include "gmem/util/process.hpp"
 #include "gmem/util/tempdir.hpp"
@@ -48,6 +55,7 @@ const std::string binary_dir = GMEM_BINARY_DIR; // configured: has CTestTestfile
 const std::string run_kernel = source_dir + "/ci/run-kernel";
 const std::string bisect_kernel = source_dir + "/ci/bisect-kernel";
 const std::string kernel_matrix = source_dir + "/ci/kernel-matrix";
+const std::string build_kernel = source_dir + "/ci/build-kernel";
 const std::string check_nc = source_dir + "/ci/vm/check-negative-control";
 
 // What the gates print when a kernel has no guest_memfd (kvm/gate.cpp).
@@ -92,6 +100,13 @@ struct Stubs {
             write_file(path, "#!/bin/sh\necho \"$(basename \"$0\") $*\" >>\"$GMEM_STUB_LOG\"\nexit 97\n");
             fs::permissions(path, fs::perms::owner_all, fs::perm_options::replace);
         }
+    }
+    // A stand-in that answers (`script` is its body after #!/bin/sh) and logs
+    // nothing: what a script may ask without fetching or building anything.
+    void answer(const char* name, const std::string& script) const {
+        const std::string path = bin + "/" + name;
+        write_file(path, "#!/bin/sh\n" + script);
+        fs::permissions(path, fs::perms::owner_all, fs::perm_options::replace);
     }
     std::vector<std::string> env() const {
         const char* path = std::getenv("PATH");
@@ -422,7 +437,7 @@ TEST(negative_control_reads_harness_output, "HARNESS-02") {
 // ------------------------------------------------------------ run-kernel --
 // Every case ends at argument checking: no stub (dpkg-query, apt-get, ctest,
 // qemu-system-x86_64) is called and no work directory is left in TMPDIR.
-TEST(run_kernel_bad_usage, "HARNESS-07") {
+TEST(run_kernel_bad_usage, "TOOLS-03 HARNESS-07") {
     TempDir d;
     // Only the boot-protocol setup header run-kernel reads: "HdrS" at 0x202,
     // kernel_version (a pointer relative to 0x200) at 0x20e.
@@ -468,7 +483,7 @@ TEST(run_kernel_bad_usage, "HARNESS-07") {
     }
 }
 
-TEST(run_kernel_help, "HARNESS-07") {
+TEST(run_kernel_help, "TOOLS-03 HARNESS-07") {
     const Stubs stubs;
     const auto r = run(run_kernel, {"--help"}, stubs.env());
     EXPECT_RUN(r, 0, out, "Exit status");
@@ -480,7 +495,7 @@ TEST(run_kernel_help, "HARNESS-07") {
 // --------------------------------------------------------- bisect-kernel --
 // For `git bisect run`, 125 means "skip this commit" and a status above 127
 // stops the bisection: its --help documents 255 for bad usage.
-TEST(bisect_kernel_help, "HARNESS-07") {
+TEST(bisect_kernel_help, "TOOLS-03 HARNESS-07") {
     const Stubs stubs;
     const auto r = run(bisect_kernel, {"--help"}, stubs.env());
     EXPECT_RUN(r, 0, out, "  125  cannot say, skip this commit");
@@ -488,7 +503,7 @@ TEST(bisect_kernel_help, "HARNESS-07") {
     EXPECT_NO_CALLS(stubs);
 }
 
-TEST(bisect_kernel_bad_usage, "HARNESS-07") {
+TEST(bisect_kernel_bad_usage, "TOOLS-03 HARNESS-07") {
     struct Case {
         std::vector<std::string> args;
         std::string message;
@@ -513,7 +528,7 @@ TEST(bisect_kernel_bad_usage, "HARNESS-07") {
 
 // A kernel image that is not there (the kernel build made none) is "cannot
 // say" (125), decided before any VM: run-kernel is not started.
-TEST(bisect_kernel_missing_image, "HARNESS-07") {
+TEST(bisect_kernel_missing_image, "TOOLS-03 HARNESS-07") {
     const Stubs stubs;
     const auto r = run(bisect_kernel,
                        {"-k", "/nonexistent/bzImage", "-p", "guest_memfd_create_test", "-b",
@@ -559,6 +574,324 @@ TEST(kernel_matrix_bad_usage, "HARNESS-07") {
     const auto help = run(kernel_matrix, {"--help"}, stubs.env());
     EXPECT_RUN(help, 0, out, "Exit 0 the control holds; 1 a check failed");
     EXPECT_NO_CALLS(stubs);
+}
+
+// ---------------------------------------------------------- build-kernel --
+namespace {
+
+// Whatever would fetch, install, configure or build: logging stubs.
+const std::initializer_list<const char*> build_fetchers = {
+    "apt-get", "apt-cache", "apt", "dpkg", "dpkg-deb", "make", "curl", "wget", "sudo",
+    "qemu-system-x86_64"};
+
+// build-kernel past its argument checks, with nothing fetched or built: the
+// package check (dpkg-query) finds every package installed, gcc --version
+// (part of the cache key) answers a fixed line, git is the real one (git
+// apply applies the series); apt, dpkg, make, ... are logging stubs.
+struct BuildStubs : Stubs {
+    BuildStubs() : Stubs(build_fetchers) {
+        answer("dpkg-query", "echo 'install ok installed'\n");
+        answer("gcc", "echo 'gcc (stub) 12.2.0'\n");
+    }
+};
+
+// What build-kernel's tree check asks for (a Makefile, arch/x86/,
+// scripts/kconfig/merge_config.sh) and nothing more: no kernel can be built
+// from it, and nothing tries (make is a stub).
+struct FakeTree {
+    TempDir dir{"gmem-fake-linux"};
+    std::string path = dir / "linux";
+    bool ok = false;
+    FakeTree() {
+        std::error_code ec;
+        fs::create_directories(path + "/arch/x86", ec);
+        fs::create_directories(path + "/scripts/kconfig", ec);
+        ok = !ec && write_file(path + "/Makefile", "VERSION = 6\nPATCHLEVEL = 99\n") &&
+             write_file(path + "/arch/x86/Kconfig", "config X86\n\tdef_bool y\n") &&
+             write_file(path + "/scripts/kconfig/merge_config.sh", "#!/bin/sh\nexit 99\n");
+    }
+};
+
+// One format-patch file changing `file` from `before` to `after` (one line each,
+// the line before them as context).
+std::string patch_text(const std::string& subject, const std::string& file,
+                       const std::string& context, const std::string& before,
+                       const std::string& after) {
+    return "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n"
+           "From: Test <test@example.com>\nSubject: [PATCH] " +
+           subject + "\n\n---\ndiff --git a/" + file + " b/" + file + "\n--- a/" + file +
+           "\n+++ b/" + file + "\n@@ -1,2 +1,2 @@\n " + context + "\n-" + before + "\n+" + after +
+           "\n-- \n2.39.5\n";
+}
+
+const std::string makefile_patch =
+    patch_text("Makefile: 6.100", "Makefile", "VERSION = 6", "PATCHLEVEL = 99", "PATCHLEVEL = 100");
+// Its context does not match the fake tree's arch/x86/Kconfig.
+const std::string kconfig_patch =
+    patch_text("x86: no", "arch/x86/Kconfig", "config X86", "\tdef_bool n", "\tdef_bool m");
+// A file the tree does not have.
+const std::string missing_file_patch =
+    patch_text("driver", "drivers/nothere.c", "int a;", "int b;", "int c;");
+
+// `ci/build-kernel --print-key` with `args`: the key (20 hex digits), or ""
+// after reporting what went wrong.
+std::string print_key(const std::vector<std::string>& args) {
+    const BuildStubs stubs;
+    std::vector<std::string> all = {"--print-key"};
+    all.insert(all.end(), args.begin(), args.end());
+    const auto r = run(build_kernel, all, stubs.env());
+    std::string key = chomp(r.out);
+    const bool hex20 = key.size() == 20 &&
+                       key.find_first_not_of("0123456789abcdef") == std::string::npos;
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_TRUE(hex20);
+    EXPECT_NO_CALLS(stubs);
+    if (r.exit_code != 0 || !hex20) {
+        TH_LOG("stdout:\n%s\nstderr:\n%s", chomp(r.out).c_str(), chomp(r.err).c_str());
+        return "";
+    }
+    return key;
+}
+
+} // namespace
+
+// Bad input is 2 with a message, decided before anything is installed,
+// fetched or built: not even dpkg-query (the package check), gcc or git runs.
+TEST(build_kernel_bad_usage, "TOOLS-04 HARNESS-07") {
+    const FakeTree tree;
+    ASSERT_TRUE(tree.ok);
+    TempDir d;
+    const std::string empty = d / "empty";
+    ASSERT_TRUE(fs::create_directory(empty));
+    struct Frag {
+        const char* name;
+        const char* text;
+    };
+    for (const Frag f : {Frag{"no-config.config", "# nothing\n"},
+                         Frag{"bad-line.config", "CONFIG_KVM=y\nKVM=y\n"},
+                         Frag{"bad-base.config", "# gmem-base: bogus\nCONFIG_KVM=y\n"},
+                         Frag{"good.config", "CONFIG_KVM=y\n"}})
+        ASSERT_TRUE(write_file(d / f.name, f.text));
+    ASSERT_TRUE(write_file(d / "not-mbox", "just text\n"));
+    ASSERT_TRUE(write_file(d / "mbox-no-diff", "From 123 Mon Sep 17 00:00:00 2001\nSubject: x\n\nno diff here\n"));
+    const std::string good = d / "good.config";
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    const Case cases[] = {
+        {{"--frobnicate"}, "build-kernel: unknown option '--frobnicate' (see --help)"},
+        {{"extra"}, "build-kernel: unexpected argument 'extra' (see --help)"},
+        {{"-c"}, "build-kernel: option -c needs a value (see --help)"},
+        {{"--tree", ""}, "build-kernel: option --tree needs a value (see --help)"},
+        {{"--jobs", "0"}, "build-kernel: --jobs needs a positive number (got '0')"},
+        {{"--debian", "7.3", "--tree", tree.path}, "build-kernel: --debian and --tree are exclusive"},
+        {{"--debian", "seven"},
+         "build-kernel: --debian 'seven' is not a kernel series like 7.3 (package linux-source-<series>)"},
+        {{"--debian", "7.3=not a version"},
+         "build-kernel: --debian 7.3=not a version: 'not a version' is not a Debian package version"},
+        {{"--tree", "/nonexistent/linux"}, "build-kernel: --tree /nonexistent/linux: no such directory"},
+        {{"--tree", empty},
+         "build-kernel: --tree " + empty +
+             " is not a Linux source tree (no Makefile, arch/x86 or scripts/kconfig/merge_config.sh)"},
+        {{"--tree", tree.path, "-c", "nosuch"},
+         "build-kernel: config fragment 'nosuch': neither a name in ci/kernel-configs/"},
+        {{"--tree", tree.path, "-c", d / "no-config.config"},
+         "build-kernel: config fragment " + d / "no-config.config" + " has no CONFIG_ line"},
+        {{"--tree", tree.path, "-c", d / "bad-line.config"},
+         "build-kernel: config fragment " + d / "bad-line.config" +
+             ": line 2 is not a CONFIG_ line or a comment: KVM=y"},
+        {{"--tree", tree.path, "-c", d / "bad-base.config"},
+         "build-kernel: " + d / "bad-base.config" + ": gmem-base target 'bogus' is not tinyconfig"},
+        {{"--tree", tree.path, "-c", good, "-s", empty},
+         "build-kernel: --series " + empty + ": a directory without *.patch files"},
+        {{"--tree", tree.path, "-c", good, "-s", d / "not-mbox"},
+         "build-kernel: --series " + d / "not-mbox" + ": not an mbox (does not start with 'From ')"},
+        {{"--tree", tree.path, "-c", good, "-s", d / "mbox-no-diff"},
+         "build-kernel: --series " + d / "mbox-no-diff" + ": an mbox without a diff"},
+        {{"--tree", tree.path, "-c", good, "-s", "/nonexistent/series"},
+         "build-kernel: --series /nonexistent/series: no such file or directory"},
+    };
+    for (const auto& c : cases) {
+        std::string cmd;
+        for (const auto& a : c.args) cmd += " '" + a + "'";
+        HARNESS_TRACE("build-kernel%s", cmd.c_str());
+        const TempDir tmp;
+        const Stubs stubs({"apt-get", "apt-cache", "apt", "dpkg", "dpkg-query", "dpkg-deb", "make",
+                           "gcc", "git", "curl", "wget", "sudo"});
+        auto env = stubs.env();
+        env.push_back("TMPDIR=" + tmp.path);
+        env.push_back("GMEM_KERNEL_CACHE=" + tmp / "cache");
+        const auto r = run(build_kernel, c.args, env);
+        EXPECT_RUN(r, 2, err, c.message);
+        EXPECT_STREQ(r.out, "");
+        EXPECT_NO_CALLS(stubs);
+        EXPECT_TRUE(fs::is_empty(tmp.path)); // no cache, no work directory
+    }
+    const Stubs stubs;
+    const auto help = run(build_kernel, {"--help"}, stubs.env());
+    EXPECT_RUN(help, 0, out, "  4  a patch of the series did not apply (named, with the file)");
+    EXPECT_NO_CALLS(stubs);
+}
+
+// The cache key is the recipe: the same call gives the same key; what is not
+// part of the recipe (how a fragment is named, -j, -q, --rebuild) leaves it;
+// a fragment's content, another fragment or a series changes it.
+TEST(build_kernel_key_is_the_recipe, "TOOLS-04") {
+    const FakeTree tree;
+    ASSERT_TRUE(tree.ok);
+    TempDir d;
+    const std::string cache = d / "cache";
+    const std::string frag = d / "one.config";
+    ASSERT_TRUE(write_file(frag, "CONFIG_KVM=y\n"));
+    const std::string series = d / "series";
+    ASSERT_TRUE(fs::create_directory(series));
+    ASSERT_TRUE(write_file(series + "/0001-makefile.patch", makefile_patch));
+    const std::vector<std::string> base = {"--tree", tree.path, "--cache", cache};
+    auto with = [&](std::vector<std::string> more) {
+        std::vector<std::string> a = base;
+        a.insert(a.end(), more.begin(), more.end());
+        return print_key(a);
+    };
+    const std::string k = with({"-c", frag});
+    ASSERT_NE(k, "");
+    EXPECT_STREQ(with({"-c", frag}), k);
+    EXPECT_STREQ(with({"-c", frag, "-j", "3", "-q", "--rebuild"}), k);
+    const std::string lean = with({"-c", "lab-lean"});
+    EXPECT_STREQ(with({"-c", source_dir + "/ci/kernel-configs/lab-lean.config"}), lean);
+    EXPECT_STREQ(with({}), lean); // lab-lean is the default
+    EXPECT_NE(lean, k);
+
+    ASSERT_TRUE(write_file(frag, "CONFIG_KVM=y\nCONFIG_NUMA=y\n"));
+    const std::string k_changed = with({"-c", frag});
+    EXPECT_NE(k_changed, k);
+    ASSERT_TRUE(write_file(frag, "CONFIG_KVM=y\n"));
+    EXPECT_STREQ(with({"-c", frag}), k); // the content, not the file's time
+
+    EXPECT_NE(with({"-c", frag, "-c", "conversion"}), k);
+    const std::string k_series = with({"-c", frag, "-s", series});
+    EXPECT_NE(k_series, k);
+    ASSERT_TRUE(write_file(series + "/0001-makefile.patch",
+                           patch_text("Makefile: 6.101", "Makefile", "VERSION = 6",
+                                      "PATCHLEVEL = 99", "PATCHLEVEL = 101")));
+    EXPECT_NE(with({"-c", frag, "-s", series}), k_series);
+    EXPECT_FALSE(fs::exists(cache + "/images")); // --print-key makes no entry
+}
+
+// The same recipe gives the same cached image, at once and without building
+// (a git tree: keyed by HEAD and its uncommitted changes); another recipe, or
+// a change to the tree, is not that image (--cached-only: exit 1).
+TEST(build_kernel_same_recipe_same_image, "TOOLS-04") {
+    const FakeTree tree;
+    ASSERT_TRUE(tree.ok);
+    const std::vector<std::string> git_env = {"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
+                                              "GIT_COMMITTER_NAME=t",
+                                              "GIT_COMMITTER_EMAIL=t@example.com"};
+    for (const std::vector<std::string>& g :
+         {std::vector<std::string>{"init", "-q"}, std::vector<std::string>{"add", "-A"},
+          std::vector<std::string>{"commit", "-q", "-m", "fake"}}) {
+        std::vector<std::string> argv = {"/bin/sh", "-c", "exec git -C \"$0\" \"$@\"", tree.path};
+        argv.insert(argv.end(), g.begin(), g.end());
+        const auto r = gmem::util::run_capture(argv, git_env);
+        if (r.exit_code != 0)
+            SKIP("cannot make a git tree (git %s): exit %d %s", g[0].c_str(), r.exit_code,
+                 chomp(r.err).c_str());
+    }
+    TempDir d;
+    const std::string cache = d / "cache";
+    const std::string frag = d / "one.config";
+    ASSERT_TRUE(write_file(frag, "CONFIG_KVM=y\n"));
+    const std::vector<std::string> recipe = {"--tree", tree.path, "-c", frag, "--cache", cache};
+    const std::string key = print_key(recipe);
+    ASSERT_NE(key, "");
+    // What a finished build leaves (build-kernel: the image and its recipe.txt).
+    const std::string entry = cache + "/images/" + key;
+    ASSERT_TRUE(fs::create_directories(entry));
+    ASSERT_TRUE(write_file(entry + "/bzImage", "fake image\n"));
+    ASSERT_TRUE(write_file(entry + "/recipe.txt", "release 6.99.0-fake\nbuilt 2026-01-01\n"));
+    {
+        const BuildStubs stubs;
+        std::vector<std::string> args = recipe;
+        args.insert(args.end(), {"-o", d / "copy"});
+        const auto r = run(build_kernel, args, stubs.env());
+        EXPECT_RUN(r, 0, err, "build-kernel: cached: 6.99.0-fake (" + key + ", built 2026-01-01)");
+        EXPECT_STREQ(r.out, entry + "/bzImage\n");
+        EXPECT_STREQ(read_file(d / "copy"), "fake image\n");
+        EXPECT_NO_CALLS(stubs);
+    }
+    {
+        const BuildStubs stubs;
+        std::vector<std::string> args = recipe;
+        args.push_back("--cached-only");
+        const auto r = run(build_kernel, args, stubs.env());
+        EXPECT_EQ(r.exit_code, 0);
+        EXPECT_STREQ(r.out, entry + "/bzImage\n");
+        EXPECT_NO_CALLS(stubs);
+    }
+    // Another recipe, then the same one on a changed tree: not cached.
+    ASSERT_TRUE(write_file(d / "two.config", "CONFIG_KVM=y\nCONFIG_NUMA=y\n"));
+    struct Case {
+        std::vector<std::string> args;
+        bool change_tree;
+    };
+    for (const Case& c : {Case{{"--tree", tree.path, "-c", d / "two.config"}, false},
+                          Case{{"--tree", tree.path, "-c", frag}, true}}) {
+        HARNESS_TRACE("%s", c.change_tree ? "tree changed" : "another fragment");
+        if (c.change_tree)
+            ASSERT_TRUE(write_file(tree.path + "/Makefile", "VERSION = 6\nPATCHLEVEL = 100\n"));
+        std::vector<std::string> args = c.args;
+        args.insert(args.end(), {"--cache", cache});
+        const std::string other = print_key(args);
+        EXPECT_NE(other, key);
+        args.push_back("--cached-only");
+        const BuildStubs stubs;
+        const auto r = run(build_kernel, args, stubs.env());
+        EXPECT_RUN(r, 1, err, "build-kernel: not cached: " + other);
+        EXPECT_STREQ(r.out, "");
+        EXPECT_NO_CALLS(stubs);
+    }
+}
+
+// A series whose patch does not apply stops with 4, naming the patch (its
+// place in the series) and the file, before anything is configured or built;
+// the user's tree is not touched (build-kernel applies to a copy) and its
+// work directory is gone.
+TEST(build_kernel_patch_does_not_apply, "TOOLS-04") {
+    struct Case {
+        std::vector<std::pair<std::string, std::string>> patches; // name, text
+        std::string message;
+    };
+    const Case cases[] = {
+        {{{"0001-makefile.patch", makefile_patch}, {"0002-kconfig.patch", kconfig_patch}},
+         "build-kernel: patch 2/2 0002-kconfig.patch does not apply to: arch/x86/Kconfig"},
+        {{{"0001-driver.patch", missing_file_patch}},
+         "build-kernel: patch 1/1 0001-driver.patch does not apply to: drivers/nothere.c"},
+    };
+    for (const Case& c : cases) {
+        HARNESS_TRACE("%s", c.message.c_str());
+        const FakeTree tree;
+        ASSERT_TRUE(tree.ok);
+        TempDir d;
+        const std::string series = d / "series";
+        ASSERT_TRUE(fs::create_directory(series));
+        for (const auto& [name, text] : c.patches)
+            ASSERT_TRUE(write_file(series + "/" + name, text));
+        ASSERT_TRUE(write_file(d / "one.config", "CONFIG_KVM=y\n"));
+        const std::string tmp = d / "tmp";
+        ASSERT_TRUE(fs::create_directory(tmp));
+        const BuildStubs stubs;
+        auto env = stubs.env();
+        env.push_back("TMPDIR=" + tmp);
+        const auto r = run(build_kernel,
+                           {"--tree", tree.path, "-c", d / "one.config", "-s", series, "--cache",
+                            d / "cache"},
+                           env);
+        EXPECT_RUN(r, 4, err, c.message);
+        EXPECT_STREQ(r.out, "");
+        EXPECT_NO_CALLS(stubs); // make was not reached
+        EXPECT_STREQ(read_file(tree.path + "/Makefile"), "VERSION = 6\nPATCHLEVEL = 99\n");
+        EXPECT_TRUE(fs::is_empty(tmp));
+    }
 }
 
 TEST_HARNESS_MAIN
