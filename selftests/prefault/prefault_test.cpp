@@ -109,7 +109,7 @@ Result<void> pre_fault_counted(const kvm::Vm& vm, const kvm::Vcpu& vcpu,
     } else {
         const std::uint64_t delta = *after - *before;
         EXPECT_GE(delta, want_mapped);
-        OBSERVE("pre-fault of 0x%llx bytes: stage-2 mappings grew by 0x%llx bytes",
+        TH_LOG("pre-fault of 0x%llx bytes: stage-2 mappings grew by 0x%llx bytes",
                 static_cast<unsigned long long>(want_mapped),
                 static_cast<unsigned long long>(delta));
     }
@@ -234,7 +234,7 @@ FIXTURE_SETUP(prefault) {
         self->uaddr = 0;
         self->slot = self->g->map_gmem(self->gmem, base, 0, self->size, 0);
         ASSERT_OK(self->g->vm().try_set_memory_attributes(base, self->size, private_attr));
-        OBSERVE("private: legacy per-VM KVM_SET_MEMORY_ATTRIBUTES, guest_memfd flags 0");
+        TH_LOG("private: legacy per-VM KVM_SET_MEMORY_ATTRIBUTES, guest_memfd flags 0");
     } else {
         REQUIRE(Need().gmem_flags(type, mmap_shared));
         self->gmem = self->g->vm().create_guest_memfd(self->size, mmap_shared);
@@ -244,7 +244,7 @@ FIXTURE_SETUP(prefault) {
         self->seed = host_seed;
         self->uaddr = reinterpret_cast<std::uint64_t>(self->host.get());
         self->slot = self->g->map_gmem(self->gmem, base, 0, self->size, self->uaddr);
-        OBSERVE("private: in-place conversion, KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd");
+        TH_LOG("private: in-place conversion, KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd");
     }
 }
 
@@ -450,7 +450,7 @@ TEST_F_TIMEOUT(prefault, delete_slot_race, 60, "PREFAULT-02") {
     std::string seen;
     for (const auto& [what, n] : tally)
         seen += (seen.empty() ? "" : ", ") + what + " x" + std::to_string(n);
-    OBSERVE("pre-fault racing slot deletion, %zu rounds: %s", std::size(delays), seen.c_str());
+    TH_LOG("pre-fault racing slot deletion, %zu rounds: %s", std::size(delays), seen.c_str());
 
     ASSERT_GUEST_RETURNS(g.run(payload::check_pattern, {base, self->size, self->seed, 0}),
                          self->size);
