@@ -1,4 +1,5 @@
 // Many kernels' conformance reports side by side (see matrix.hpp).
+#include "markdown.hpp"
 #include "gmem/report/matrix.hpp"
 
 #include "gmem/report/compare.hpp"
@@ -16,21 +17,7 @@ using ojson = nlohmann::ordered_json;
 constexpr std::size_t message_max = 100; // characters of a FAIL / XFAIL message in a note
 constexpr std::size_t reason_max = 200;  // characters of a SKIP reason in a note
 
-std::string md_cell(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-        case '|': out += "\\|"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '&': out += "&amp;"; break;
-        case '\n': out += "<br>"; break;
-        case '\r': break;
-        default: out += c;
-        }
-    }
-    return out;
-}
+using detail::md_cell;
 
 // Code points, for lining up columns that hold UTF-8.
 std::size_t width(std::string_view s) {

@@ -1,4 +1,5 @@
 // The report for people: Markdown (the whole report) and the terminal's short form.
+#include "markdown.hpp"
 #include "gmem/report/report.hpp"
 
 #include <map>
@@ -10,21 +11,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string cell(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-        case '|': out += "\\|"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '&': out += "&amp;"; break;
-        case '\n': out += "<br>"; break;
-        case '\r': break;
-        default: out += c;
-        }
-    }
-    return out;
-}
+using detail::md_cell;
 
 std::string cap_value(const std::string& key, const json& v) {
     if (v.is_null()) return "n/a";
@@ -64,7 +51,7 @@ std::vector<const json*> created_types(const json& p) {
 void probe_markdown(std::ostringstream& md, const Meta& m) {
     md << "## What this kernel offers (gmem-probe)\n\n";
     if (m.probe_json.empty()) {
-        md << "No probe: " << cell(m.probe_note.empty() ? "gmem-probe output not given" : m.probe_note)
+        md << "No probe: " << md_cell(m.probe_note.empty() ? "gmem-probe output not given" : m.probe_note)
            << "\n\n";
         return;
     }
@@ -75,27 +62,27 @@ void probe_markdown(std::ostringstream& md, const Meta& m) {
     }
     const json kvm = p.value("kvm", json::object());
     md << "| | |\n|---|---|\n";
-    md << "| page size | " << cell(str(p, "page_size", "?")) << " |\n";
+    md << "| page size | " << md_cell(str(p, "page_size", "?")) << " |\n";
     if (kvm.value("usable", false))
-        md << "| KVM | " << cell(str(kvm, "path")) << ", API version " << cell(str(kvm, "api_version"))
+        md << "| KVM | " << md_cell(str(kvm, "path")) << ", API version " << md_cell(str(kvm, "api_version"))
            << " |\n";
     else
-        md << "| KVM | not usable: " << cell(str(kvm, "reason", "?")) << " |\n";
+        md << "| KVM | not usable: " << md_cell(str(kvm, "reason", "?")) << " |\n";
     if (p.contains("gmem_attributes_cap"))
         md << "| KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES number | "
-           << cell(str(p["gmem_attributes_cap"], "number")) << " ("
-           << cell(str(p["gmem_attributes_cap"], "source")) << ") |\n";
+           << md_cell(str(p["gmem_attributes_cap"], "number")) << " ("
+           << md_cell(str(p["gmem_attributes_cap"], "source")) << ") |\n";
     md << "\n";
 
     const auto types = created_types(p);
     if (p.contains("system") && p["system"].is_object()) {
         md << "### Capabilities per VM type\n\n| capability | /dev/kvm |";
-        for (const auto* t : types) md << " " << cell(str(*t, "name")) << " |";
+        for (const auto* t : types) md << " " << md_cell(str(*t, "name")) << " |";
         md << "\n|---|---|";
         for (size_t i = 0; i < types.size(); ++i) md << "---|";
         md << "\n";
         for (const auto& [key, val] : p["system"].items()) {
-            md << "| " << cell(key) << " | " << cap_value(key, val) << " |";
+            md << "| " << md_cell(key) << " | " << cap_value(key, val) << " |";
             for (const auto* t : types) {
                 const json caps = t->value("caps", json::object());
                 md << " " << (caps.contains(key) ? cap_value(key, caps[key]) : "n/a") << " |";
@@ -114,22 +101,22 @@ void probe_markdown(std::ostringstream& md, const Meta& m) {
             if (created)
                 conv = std::string(t.value("in_place_conversion", false) ? "yes" : "no") +
                        (str(t, "conversion_evidence").empty() ? "" : ": " + str(t, "conversion_evidence"));
-            md << "| " << cell(str(t, "name")) << " | " << (t.value("advertised", false) ? "yes" : "no")
-               << " | " << (created ? "yes" : "no (" + cell(str(t, "create_error", "?")) + ")") << " | "
-               << cell(conv) << " |\n";
+            md << "| " << md_cell(str(t, "name")) << " | " << (t.value("advertised", false) ? "yes" : "no")
+               << " | " << (created ? "yes" : "no (" + md_cell(str(t, "create_error", "?")) + ")") << " | "
+               << md_cell(conv) << " |\n";
         }
         md << "\n";
     }
     md << "### Config-dependent features\n\n| feature | state |\n|---|---|\n";
     if (p.contains("thp") && p["thp"].is_object())
-        md << "| transparent hugepages | " << cell(str(p["thp"], "enabled", "absent"))
-           << ", PMD size " << cell(str(p["thp"], "pmd_size", "?")) << " |\n";
-    md << "| NUMA nodes | " << cell(str(p, "numa_nodes", "?")) << " |\n";
-    md << "| gup_test | " << cell(feature_line(p, "gup_test")) << " |\n";
-    md << "| io_uring | " << cell(feature_line(p, "io_uring")) << " |\n";
+        md << "| transparent hugepages | " << md_cell(str(p["thp"], "enabled", "absent"))
+           << ", PMD size " << md_cell(str(p["thp"], "pmd_size", "?")) << " |\n";
+    md << "| NUMA nodes | " << md_cell(str(p, "numa_nodes", "?")) << " |\n";
+    md << "| gup_test | " << md_cell(feature_line(p, "gup_test")) << " |\n";
+    md << "| io_uring | " << md_cell(feature_line(p, "io_uring")) << " |\n";
     if (p.contains("kvm_module_params") && p["kvm_module_params"].is_object())
         for (const auto& [k, v] : p["kvm_module_params"].items())
-            md << "| kvm." << cell(k) << " | " << (v.is_null() ? "(no such parameter)" : cell(str(p["kvm_module_params"], k.c_str())))
+            md << "| kvm." << md_cell(k) << " | " << (v.is_null() ? "(no such parameter)" : md_cell(str(p["kvm_module_params"], k.c_str())))
                << " |\n";
     md << "\n";
 }
@@ -190,7 +177,7 @@ void counts_table(std::ostringstream& os, const Report& r, bool markdown) {
     for (const auto& c : r.counts()) {
         if (markdown) {
             std::string name = c.prefix == "total" ? "**total**" : c.prefix + ": " + c.title;
-            os << "| " << cell(name) << " | " << c.ids << " | " << c.pass << " | " << c.fail << " | "
+            os << "| " << md_cell(name) << " | " << c.ids << " | " << c.pass << " | " << c.fail << " | "
                << c.xfail << " | " << c.skip << " | " << c.observe << " | " << c.not_covered << " |\n";
         } else {
             std::snprintf(buf, sizeof(buf), "%-9s %4u %5u %5u %5u %5u %8u %12u\n", c.prefix.c_str(),
@@ -251,11 +238,11 @@ std::string to_markdown(const Report& r) {
     std::ostringstream md;
     md << "# guest_memfd conformance report\n\n";
     md << "| | |\n|---|---|\n";
-    md << "| kernel | " << cell(r.meta.kernel_release.empty() ? "unknown" : r.meta.kernel_release) << " |\n";
-    md << "| date | " << cell(r.meta.date) << " |\n";
-    md << "| corpus version | " << cell(r.meta.corpus_version.empty() ? "unknown" : r.meta.corpus_version)
+    md << "| kernel | " << md_cell(r.meta.kernel_release.empty() ? "unknown" : r.meta.kernel_release) << " |\n";
+    md << "| date | " << md_cell(r.meta.date) << " |\n";
+    md << "| corpus version | " << md_cell(r.meta.corpus_version.empty() ? "unknown" : r.meta.corpus_version)
        << " |\n";
-    md << "| verdict | " << cell(verdict(r)) << " |\n\n";
+    md << "| verdict | " << md_cell(verdict(r)) << " |\n\n";
     probe_markdown(md, r.meta);
 
     md << "## Summary\n\n";
@@ -271,19 +258,19 @@ std::string to_markdown(const Report& r) {
         md << "## Problems that fail the run\n\n";
         for (const auto& p : r.programs)
             for (const auto& pr : p.problems)
-                md << "- program `" << p.name << "`: " << cell(pr) << "\n";
+                md << "- program `" << p.name << "`: " << md_cell(pr) << "\n";
         for (const auto& u : r.unknown_ids)
-            md << "- unknown behaviour ID `" << cell(u.id) << "` declared by `" << u.program << ": "
+            md << "- unknown behaviour ID `" << md_cell(u.id) << "` declared by `" << u.program << ": "
                << u.test << "` (not in spec/BEHAVIORS.md)\n";
         for (const auto& t : r.unattributed)
             md << "- failing test naming no known ID: `" << t.program << ": " << t.test
-               << "`: " << cell(t.summary()) << "\n";
+               << "`: " << md_cell(t.summary()) << "\n";
         md << "\n";
     }
 
     md << "## Behaviours\n";
     for (const auto& s : r.sections) {
-        md << "\n### " << cell(s.prefix) << ": " << cell(s.title) << "\n\n";
+        md << "\n### " << md_cell(s.prefix) << ": " << md_cell(s.title) << "\n\n";
         md << "| ID | status | behaviour | result | tests |\n|---|---|---|---|---|\n";
         for (const auto& row : r.rows) {
             if (row.section != s.prefix) continue;
@@ -295,19 +282,19 @@ std::string to_markdown(const Report& r) {
                     if (t.status != TestStatus::pass) tests += "\n  observed: " + o;
             }
             const std::string status = row.status == Status::fail ? "**FAIL**" : std::string(to_string(row.status));
-            md << "| " << row.id << " | " << status << " | " << cell(short_behaviour(row.behaviour)) << " | "
-               << cell(row.detail) << " | " << cell(tests) << " |\n";
+            md << "| " << row.id << " | " << status << " | " << md_cell(short_behaviour(row.behaviour)) << " | "
+               << md_cell(row.detail) << " | " << md_cell(tests) << " |\n";
         }
     }
     md << "\n## Programs\n\n| program | CTest | KTAP | results |\n|---|---|---|---:|\n";
     for (const auto& p : r.programs)
-        md << "| " << cell(p.name) << " | " << to_string(p.ctest)
-           << (p.ctest_detail.empty() ? "" : " (" + cell(p.ctest_detail) + ")") << " | " << p.ktap
+        md << "| " << md_cell(p.name) << " | " << to_string(p.ctest)
+           << (p.ctest_detail.empty() ? "" : " (" + md_cell(p.ctest_detail) + ")") << " | " << p.ktap
            << " | " << p.results << " |\n";
     if (r.tests_without_ids)
         md << "\n" << r.tests_without_ids << " test(s) name no behaviour ID.\n";
     for (const auto& s : r.stray_ktap)
-        md << "\nIgnored `" << cell(s) << ".ktap`: CTest did not run `" << cell(s)
+        md << "\nIgnored `" << md_cell(s) << ".ktap`: CTest did not run `" << md_cell(s)
            << "` (a checker's child that inherited GMEM_KTAP_DIR?).\n";
     return md.str();
 }
