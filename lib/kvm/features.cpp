@@ -1,4 +1,5 @@
 #include "gmem/kvm/features.hpp"
+#include "gmem/uapi/cap_uses.hpp"
 #include "gmem/util/limits.hpp"
 
 #include "gmem/kvm/kvm.hpp"
@@ -215,40 +216,9 @@ bool vm_type_has_private_mem(unsigned long type) {
 }
 
 std::string upstream_cap_use(long nr) {
-    // include/uapi/linux/kvm.h of Linux 7.3 (the numbers near the series'),
-    // and what the in-place conversion series used (spec/BEHAVIORS.md CAP-07,
-    // ci/kernel-patches/README.md). Descriptions only: nothing is asked here.
-    struct Use {
-        long nr;
-        const char* text;
-    };
-    static constexpr Use uses[] = {
-        {231, "KVM_CAP_USER_MEMORY2 upstream"},
-        {232, "KVM_CAP_MEMORY_FAULT_INFO upstream"},
-        {233, "KVM_CAP_MEMORY_ATTRIBUTES upstream"},
-        {234, "KVM_CAP_GUEST_MEMFD upstream"},
-        {235, "KVM_CAP_VM_TYPES upstream"},
-        {236, "KVM_CAP_PRE_FAULT_MEMORY upstream"},
-        {237, "KVM_CAP_X86_APIC_BUS_CYCLES_NS upstream"},
-        {238, "KVM_CAP_X86_GUEST_MODE upstream"},
-        {239, "KVM_CAP_ARM_WRITABLE_IMP_ID_REGS upstream"},
-        {240, "KVM_CAP_ARM_EL2 upstream"},
-        {241, "KVM_CAP_ARM_EL2_E2H0 upstream"},
-        {242, "KVM_CAP_RISCV_MP_STATE_RESET upstream"},
-        {243, "KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED upstream"},
-        {244, "KVM_CAP_GUEST_MEMFD_FLAGS upstream"},
-        {245, "KVM_CAP_ARM_SEA_TO_USER upstream (Linux 7.3)"},
-        {246, "KVM_CAP_S390_USER_OPEREXEC upstream (Linux 7.3)"},
-        {247, "KVM_CAP_S390_KEYOP upstream (Linux 7.3)"},
-        {248, "KVM_CAP_S390_VSIE_ESAMODE upstream (Linux 7.3)"},
-        {249, "KVM_CAP_S390_HPAGE_2G upstream (Linux 7.3); series v7 used it"},
-        {250, "KVM_CAP_PPC_COMPAT_CAPS upstream (Linux 7.3); series v8 as posted used it"},
-        {251, "KVM_CAP_ARM_PMU_V3_STRICT upstream (Linux 7.3)"},
-        {252, "unassigned in Linux 7.3; the v8 port onto 7.3 (ci/kernel-patches) uses it"},
-    };
-    for (const Use& u : uses)
+    for (const auto& u : uapi::cap::uses_near_gmem_attrs)
         if (u.nr == nr) return u.text;
-    if (nr > 252) return "unassigned in Linux 7.3";
+    if (nr > uapi::cap::uses_near_gmem_attrs_last) return "unassigned in Linux 7.3";
     return "";
 }
 
