@@ -47,13 +47,18 @@ std::string hex(std::uint64_t v) {
     return os.str();
 }
 
-// Which attribute model the kernel runs for SW_PROTECTED VMs, by behaviour.
+// Which attribute model the kernel runs for SW_PROTECTED VMs, by behaviour
+// (the VM type must exist: ask after its gate).
 enum class Model { legacy, per_gmem };
+Model running_model() {
+    const auto& f = gmem::kvm::features();
+    return f.private_gmem(sw_vm) && f.vm_type(sw_vm)->in_place_conversion ? Model::per_gmem
+                                                                          : Model::legacy;
+}
 // SKIPs unless the kernel runs `want`; the reason names what was seen.
 void require_model(Model want) {
     REQUIRE(Need().vm_type(sw_vm).guest_memfd(sw_vm));
-    const bool per_gmem = gmem::kvm::features().private_gmem(sw_vm) &&
-                          gmem::kvm::features().vm_type(sw_vm)->in_place_conversion;
+    const bool per_gmem = running_model() == Model::per_gmem;
     if (want == Model::legacy) {
         if (per_gmem)
             SKIP("the kernel tracks private memory per guest_memfd (KVM_SET_MEMORY_ATTRIBUTES2 on "
@@ -155,8 +160,7 @@ FIXTURE_TEARDOWN(private_mem_kvm_exits) {}
 // effectively makes the memory shared").
 TEST_F(private_mem_kvm_exits, private_access_memslot_deleted, "CONV-11") {
     REQUIRE(Need().vm_type(sw_vm).guest_memfd(sw_vm));
-    const auto& f = gmem::kvm::features();
-    const bool per_gmem = f.vm_type(sw_vm)->in_place_conversion && f.private_gmem(sw_vm);
+    const bool per_gmem = running_model() == Model::per_gmem;
     if (!per_gmem) require_model(Model::legacy);
     TH_LOG("attribute model: %s", per_gmem ? "per guest_memfd (in place)" : "legacy per-VM");
 
