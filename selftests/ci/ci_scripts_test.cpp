@@ -56,6 +56,7 @@ const std::string run_kernel = source_dir + "/ci/run-kernel";
 const std::string bisect_kernel = source_dir + "/ci/bisect-kernel";
 const std::string kernel_matrix = source_dir + "/ci/kernel-matrix";
 const std::string build_kernel = source_dir + "/ci/build-kernel";
+const std::string mutate_kernel = source_dir + "/ci/mutate-kernel";
 const std::string check_nc = source_dir + "/ci/vm/check-negative-control";
 
 // What the gates print when a kernel has no guest_memfd (kvm/gate.cpp).
@@ -731,6 +732,65 @@ TEST(build_kernel_bad_usage, "TOOLS-04 HARNESS-07") {
     const Stubs stubs;
     const auto help = run(build_kernel, {"--help"}, stubs.env());
     EXPECT_RUN(help, 0, out, "  4  a patch of the series did not apply (named, with the file)");
+    EXPECT_NO_CALLS(stubs);
+}
+
+// mutate-kernel: bad usage and bad mutant files are 2 with a message naming
+// the file and what is wrong, decided before any package, tree or kernel is
+// touched (no stub runs, no cache is made).
+TEST(mutate_kernel_bad_usage, "TOOLS-03 HARNESS-07") {
+    TempDir d;
+    struct Mutant {
+        const char* name;
+        const char* text;
+    };
+    for (const Mutant m :
+         {Mutant{"no-bug.mutant", "area: creation\nmode: legacy\nexpect: CREATE-01\n"},
+          Mutant{"bad-mode.mutant", "bug: x\narea: creation\nmode: sideways\nexpect: CREATE-01\n"},
+          Mutant{"bad-area.mutant", "bug: x\narea: elsewhere\nmode: legacy\nexpect: CREATE-01\n"},
+          Mutant{"no-expect.mutant", "bug: x\narea: creation\nmode: legacy\n"},
+          Mutant{"no-edit.mutant", "bug: x\narea: creation\nmode: legacy\nexpect: CREATE-01\n"},
+          Mutant{"both-edits.mutant", "bug: x\narea: creation\nmode: inplace\nexpect: CREATE-01\n"
+                                      "file: f\nreplace: a\nwith: b\npatch:\n--- a/f\n+++ b/f\n"}})
+        ASSERT_TRUE(write_file(d / m.name, m.text));
+    ASSERT_TRUE(write_file(d / "list", "# a list naming a mutant that does not exist\nno-such-mutant\n"));
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    const Case cases[] = {
+        {{"--frobnicate"}, "mutate-kernel: unknown option '--frobnicate' (see --help)"},
+        {{"--jobs", "0"}, "mutate-kernel: --jobs needs a positive number (got '0')"},
+        {{"-o"}, "mutate-kernel: option -o needs a value (see --help)"},
+        {{"--list", "/nonexistent/list"}, "mutate-kernel: --list /nonexistent/list: no such file"},
+        {{"--list", d / "list"}, "mutate-kernel: mutant 'no-such-mutant': neither "},
+        {{d / "no-bug.mutant"}, d / "no-bug.mutant" + ": no 'bug:' line (the bug in words)"},
+        {{d / "bad-mode.mutant"}, d / "bad-mode.mutant" + ": mode 'sideways' (inplace, legacy or both)"},
+        {{d / "bad-area.mutant"}, d / "bad-area.mutant" + ": area 'elsewhere' (creation, "},
+        {{d / "no-expect.mutant"},
+         d / "no-expect.mutant" + ": no 'expect:' IDs and not marked 'equivalent:'"},
+        {{d / "no-edit.mutant"},
+         d / "no-edit.mutant" + ": needs file:, replace: and with: (or a patch: section)"},
+        {{d / "both-edits.mutant"}, d / "both-edits.mutant" + ": both 'replace:' and 'patch:'"},
+    };
+    for (const auto& c : cases) {
+        std::string cmd;
+        for (const auto& a : c.args) cmd += " '" + a + "'";
+        HARNESS_TRACE("mutate-kernel%s", cmd.c_str());
+        const TempDir tmp;
+        const Stubs stubs;
+        auto env = stubs.env();
+        env.push_back("TMPDIR=" + tmp.path);
+        env.push_back("GMEM_KERNEL_CACHE=" + tmp / "cache");
+        const auto r = run(mutate_kernel, c.args, env);
+        EXPECT_RUN(r, 2, err, c.message);
+        EXPECT_STREQ(r.out, "");
+        EXPECT_NO_CALLS(stubs);
+        EXPECT_TRUE(fs::is_empty(tmp.path)); // no cache, no work directory
+    }
+    const Stubs stubs;
+    const auto help = run(mutate_kernel, {"--help"}, stubs.env());
+    EXPECT_RUN(help, 0, out, "Exit status: 0 every non-equivalent mutant killed");
     EXPECT_NO_CALLS(stubs);
 }
 
