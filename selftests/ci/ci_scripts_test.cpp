@@ -30,6 +30,7 @@
 #include "gmem/util/text.hpp"
 #include "harness/harness.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -733,6 +734,54 @@ TEST(build_kernel_bad_usage, "TOOLS-04 HARNESS-07") {
     const auto help = run(build_kernel, {"--help"}, stubs.env());
     EXPECT_RUN(help, 0, out, "  4  a patch of the series did not apply (named, with the file)");
     EXPECT_NO_CALLS(stubs);
+}
+
+// --tree keeps the objects, and configures only when the configuration's
+// inputs changed: a second call on a tree whose Kconfig files and fragments
+// are the same builds without re-running make tinyconfig / olddefconfig (they
+// rewrite .config and made a one-line rebuild recompile most of a kernel);
+// a changed Kconfig file configures again. make is a stub that logs its
+// targets and makes what each leaves behind.
+TEST(build_kernel_tree_configures_once, "TOOLS-04") {
+    const FakeTree tree;
+    ASSERT_TRUE(tree.ok);
+    ASSERT_TRUE(write_file(tree.path + "/scripts/kconfig/merge_config.sh", "#!/bin/sh\nexit 0\n"));
+    fs::permissions(tree.path + "/scripts/kconfig/merge_config.sh", fs::perms::owner_all,
+                    fs::perm_options::replace);
+    TempDir d;
+    const std::string frag = d / "one.config";
+    ASSERT_TRUE(write_file(frag, "CONFIG_KVM=y\n"));
+    const std::string targets = d / "make-targets.log";
+    BuildStubs stubs;
+    stubs.answer("make",
+                 "obj=''; last=''\n"
+                 "for a; do case \"$a\" in O=*) obj=${a#O=} ;; esac; last=$a; done\n"
+                 "echo \"$last\" >>'" + targets + "'\n"
+                 "case \"$last\" in\n"
+                 "tinyconfig) echo CONFIG_KVM=y >\"$obj/.config\" ;;\n"
+                 "kernelrelease) echo 6.99.0-fake ;;\n"
+                 "bzImage) mkdir -p \"$obj/arch/x86/boot\" && echo image >\"$obj/arch/x86/boot/bzImage\" ;;\n"
+                 "esac\n");
+    const std::vector<std::string> args = {"--tree", tree.path, "-c", frag, "--cache", d / "cache", "-j", "1"};
+    auto build = [&](const char* what) {
+        HARNESS_TRACE("%s", what);
+        std::remove(targets.c_str());
+        const auto r = run(build_kernel, args, stubs.env());
+        EXPECT_EQ(r.exit_code, 0);
+        if (r.exit_code != 0) TH_LOG("stderr:\n%s", chomp(r.err).c_str());
+        return r;
+    };
+    auto first = build("first build: configures");
+    EXPECT_TRUE(contains(first.err, "configuring: tinyconfig"));
+    EXPECT_STREQ(read_file(targets), "tinyconfig\nolddefconfig\nkernelrelease\nbzImage\n");
+    ASSERT_TRUE(write_file(tree.path + "/Makefile", "VERSION = 6\nPATCHLEVEL = 99\n# a one-line change\n"));
+    auto second = build("a change outside Kconfig: not configured again");
+    EXPECT_TRUE(contains(second.err, "configuration unchanged: not re-run"));
+    EXPECT_STREQ(read_file(targets), "kernelrelease\nbzImage\n");
+    ASSERT_TRUE(write_file(tree.path + "/arch/x86/Kconfig", "config X86\n\tdef_bool y\n# changed\n"));
+    auto third = build("a changed Kconfig file: configured again");
+    EXPECT_TRUE(contains(third.err, "configuring: tinyconfig"));
+    EXPECT_STREQ(read_file(targets), "tinyconfig\nolddefconfig\nkernelrelease\nbzImage\n");
 }
 
 // mutate-kernel: bad usage and bad mutant files are 2 with a message naming
