@@ -614,6 +614,26 @@ struct FakeTree {
     }
 };
 
+// `script` with `args` stops at its argument checks: exit 2 with `message` on
+// stderr, nothing on stdout, none of the stubs `names` called, and no cache
+// or work directory made.
+void expect_bad_usage(const std::string& script, const std::vector<std::string>& args,
+                      const std::string& message, std::initializer_list<const char*> names) {
+    std::string cmd;
+    for (const auto& a : args) cmd += " '" + a + "'";
+    HARNESS_TRACE("%s%s", fs::path(script).filename().c_str(), cmd.c_str());
+    const TempDir tmp;
+    const Stubs stubs(names);
+    auto env = stubs.env();
+    env.push_back("TMPDIR=" + tmp.path);
+    env.push_back("GMEM_KERNEL_CACHE=" + tmp / "cache");
+    const auto r = run(script, args, env);
+    EXPECT_RUN(r, 2, err, message);
+    EXPECT_STREQ(r.out, "");
+    EXPECT_NO_CALLS(stubs);
+    EXPECT_TRUE(fs::is_empty(tmp.path)); // no cache, no work directory
+}
+
 // One format-patch file changing `file` from `before` to `after` (one line each,
 // the line before them as context).
 std::string patch_text(const std::string& subject, const std::string& file,
@@ -714,22 +734,10 @@ TEST(build_kernel_bad_usage, "TOOLS-04 HARNESS-07") {
         {{"--tree", tree.path, "-c", good, "-s", "/nonexistent/series"},
          "build-kernel: --series /nonexistent/series: no such file or directory"},
     };
-    for (const auto& c : cases) {
-        std::string cmd;
-        for (const auto& a : c.args) cmd += " '" + a + "'";
-        HARNESS_TRACE("build-kernel%s", cmd.c_str());
-        const TempDir tmp;
-        const Stubs stubs({"apt-get", "apt-cache", "apt", "dpkg", "dpkg-query", "dpkg-deb", "make",
-                           "gcc", "git", "curl", "wget", "sudo"});
-        auto env = stubs.env();
-        env.push_back("TMPDIR=" + tmp.path);
-        env.push_back("GMEM_KERNEL_CACHE=" + tmp / "cache");
-        const auto r = run(build_kernel, c.args, env);
-        EXPECT_RUN(r, 2, err, c.message);
-        EXPECT_STREQ(r.out, "");
-        EXPECT_NO_CALLS(stubs);
-        EXPECT_TRUE(fs::is_empty(tmp.path)); // no cache, no work directory
-    }
+    for (const auto& c : cases)
+        expect_bad_usage(build_kernel, c.args, c.message,
+                         {"apt-get", "apt-cache", "apt", "dpkg", "dpkg-query", "dpkg-deb", "make",
+                          "gcc", "git", "curl", "wget", "sudo"});
     const Stubs stubs;
     const auto help = run(build_kernel, {"--help"}, stubs.env());
     EXPECT_RUN(help, 0, out, "  4  a patch of the series did not apply (named, with the file)");
@@ -822,21 +830,7 @@ TEST(mutate_kernel_bad_usage, "TOOLS-03 HARNESS-07") {
          d / "no-edit.mutant" + ": needs file:, replace: and with: (or a patch: section)"},
         {{d / "both-edits.mutant"}, d / "both-edits.mutant" + ": both 'replace:' and 'patch:'"},
     };
-    for (const auto& c : cases) {
-        std::string cmd;
-        for (const auto& a : c.args) cmd += " '" + a + "'";
-        HARNESS_TRACE("mutate-kernel%s", cmd.c_str());
-        const TempDir tmp;
-        const Stubs stubs;
-        auto env = stubs.env();
-        env.push_back("TMPDIR=" + tmp.path);
-        env.push_back("GMEM_KERNEL_CACHE=" + tmp / "cache");
-        const auto r = run(mutate_kernel, c.args, env);
-        EXPECT_RUN(r, 2, err, c.message);
-        EXPECT_STREQ(r.out, "");
-        EXPECT_NO_CALLS(stubs);
-        EXPECT_TRUE(fs::is_empty(tmp.path)); // no cache, no work directory
-    }
+    for (const auto& c : cases) expect_bad_usage(mutate_kernel, c.args, c.message, all_stubs);
     const Stubs stubs;
     const auto help = run(mutate_kernel, {"--help"}, stubs.env());
     EXPECT_RUN(help, 0, out, "Exit status: 0 every non-equivalent mutant killed");
