@@ -774,7 +774,7 @@ TEST(build_kernel_bad_usage, "TOOLS-04 HARNESS-07") {
 // The cache key is the recipe: the same call gives the same key; what is not
 // part of the recipe (how a fragment is named, -j, -q, --rebuild) leaves it;
 // a fragment's content, another fragment or a series changes it.
-TEST(build_kernel_key_is_the_recipe, "TOOLS-04") {
+TEST_TIMEOUT(build_kernel_key_is_the_recipe, 90, "TOOLS-04") {
     const FakeTree tree;
     ASSERT_TRUE(tree.ok);
     TempDir d;
@@ -818,7 +818,7 @@ TEST(build_kernel_key_is_the_recipe, "TOOLS-04") {
 // The same recipe gives the same cached image, at once and without building
 // (a git tree: keyed by HEAD and its uncommitted changes); another recipe, or
 // a change to the tree, is not that image (--cached-only: exit 1).
-TEST(build_kernel_same_recipe_same_image, "TOOLS-04") {
+TEST_TIMEOUT(build_kernel_same_recipe_same_image, 90, "TOOLS-04") {
     const FakeTree tree;
     ASSERT_TRUE(tree.ok);
     const std::vector<std::string> git_env = {"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
