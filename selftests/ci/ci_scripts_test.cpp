@@ -996,7 +996,7 @@ TEST_TIMEOUT(build_kernel_same_recipe_same_image, 90, "TOOLS-04") {
 // place in the series) and the file, before anything is configured or built;
 // the user's tree is not touched (build-kernel applies to a copy) and its
 // work directory is gone.
-TEST(build_kernel_patch_does_not_apply, "TOOLS-04") {
+TEST_TIMEOUT(build_kernel_patch_does_not_apply, 90, "TOOLS-04") {
     struct Case {
         std::vector<std::pair<std::string, std::string>> patches; // name, text
         std::string message;
