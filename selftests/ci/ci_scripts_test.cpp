@@ -439,52 +439,77 @@ TEST(negative_control_reads_harness_output, "HARNESS-02") {
 }
 
 // ------------------------------------------------------------ run-kernel --
+namespace {
+
+// Inputs for bad-usage cases: a bzImage as far as the scripts look
+// (vm_image_release: the setup header's "HdrS" at 0x202, kernel_version,
+// relative to 0x200, at 0x20e), a file that is not one, and a directory
+// that is not a CMake build.
+struct BadInputs {
+    TempDir dir;
+    std::string image = dir / "bzImage";
+    std::string not_image = dir / "vmlinuz";
+    std::string not_build = dir / "not-a-build";
+    bool ok = false;
+    BadInputs() {
+        std::string header(1024, '\0');
+        header.replace(0x202, 4, "HdrS");
+        header[0x20e] = 0x00;
+        header[0x20f] = 0x01; // 0x100 + 0x200 = 0x300
+        header.replace(0x300, 22, "6.99.0-fake (test) #1");
+        std::error_code ec;
+        ok = write_file(image, header) && write_file(not_image, std::string(1024, 'x')) &&
+             fs::create_directory(not_build, ec);
+    }
+};
+
+struct UsageCase {
+    std::vector<std::string> args;
+    std::string message;
+};
+
+// Each case ends at argument checking with exit 2 and `message` on stderr
+// (and, with quiet_stdout, nothing on stdout): no stub is called and no work
+// directory is left in TMPDIR.
+void expect_bad_usage(const std::string& script, const std::vector<UsageCase>& cases,
+                      bool quiet_stdout) {
+    const std::string name = fs::path(script).filename();
+    for (const auto& c : cases) {
+        std::string cmd;
+        for (const auto& a : c.args) cmd += " '" + a + "'";
+        HARNESS_TRACE("%s%s", name.c_str(), cmd.c_str());
+        const TempDir tmp;
+        const Stubs stubs;
+        auto env = stubs.env();
+        env.push_back("TMPDIR=" + tmp.path);
+        const auto r = run(script, c.args, env);
+        EXPECT_RUN(r, 2, err, c.message);
+        if (quiet_stdout) EXPECT_STREQ(r.out, "");
+        EXPECT_NO_CALLS(stubs);
+        EXPECT_TRUE(fs::is_empty(tmp.path));
+    }
+}
+
+} // namespace
+
 // Every case ends at argument checking: no stub (dpkg-query, apt-get, ctest,
 // qemu-system-x86_64) is called and no work directory is left in TMPDIR.
 TEST(run_kernel_bad_usage, "TOOLS-03 HARNESS-07") {
-    TempDir d;
-    // Only the boot-protocol setup header run-kernel reads: "HdrS" at 0x202,
-    // kernel_version (a pointer relative to 0x200) at 0x20e.
-    std::string header(1024, '\0');
-    header.replace(0x202, 4, "HdrS");
-    header[0x20e] = 0x00;
-    header[0x20f] = 0x01; // 0x100 + 0x200 = 0x300
-    header.replace(0x300, 22, "6.99.0-fake (test) #1");
-    const std::string image = d / "bzImage";
-    ASSERT_TRUE(write_file(image, header));
-    const std::string not_image = d / "vmlinuz";
-    ASSERT_TRUE(write_file(not_image, std::string(1024, 'x')));
-    const std::string not_build = d / "not-a-build";
-    ASSERT_TRUE(fs::create_directory(not_build));
-    struct Case {
-        std::vector<std::string> args;
-        std::string message;
-    };
-    const Case cases[] = {
+    const BadInputs in;
+    ASSERT_TRUE(in.ok);
+    const auto& image = in.image;
+    expect_bad_usage(run_kernel, {
         {{"--frobnicate"}, "run-kernel: unknown option '--frobnicate'"},
         {{}, "run-kernel: no kernel: give -k IMAGE or --deb PACKAGE"},
         {{"-k", "/nonexistent/bzImage"}, "kernel image /nonexistent/bzImage: no such file"},
         {{"-k", image, "--mem", "abc"}, "--mem needs a number of MiB (got 'abc')"},
         {{"-k", image, "--accel", "foo"}, "--accel must be auto, kvm or tcg (got 'foo')"},
-        {{"-k", image, "-b", not_build}, "build directory " + not_build + " is not a configured CMake build"},
+        {{"-k", image, "-b", in.not_build}, "build directory " + in.not_build + " is not a configured CMake build"},
         {{"-k"}, "option -k needs a value"},
         {{"-k", image, "extra"}, "unexpected argument 'extra' (program arguments go after --"},
-        {{"-k", not_image, "-b", binary_dir},
-         "run-kernel: " + not_image + " is not an x86 bzImage (no HdrS setup header)"},
-    };
-    for (const auto& c : cases) {
-        std::string cmd;
-        for (const auto& a : c.args) cmd += " '" + a + "'";
-        HARNESS_TRACE("run-kernel%s", cmd.c_str());
-        const TempDir tmp;
-        const Stubs stubs;
-        auto env = stubs.env();
-        env.push_back("TMPDIR=" + tmp.path);
-        const auto r = run(run_kernel, c.args, env);
-        EXPECT_RUN(r, 2, err, c.message);
-        EXPECT_NO_CALLS(stubs);
-        EXPECT_TRUE(fs::is_empty(tmp.path));
-    }
+        {{"-k", in.not_image, "-b", binary_dir},
+         "run-kernel: " + in.not_image + " is not an x86 bzImage (no HdrS setup header)"},
+    }, false);
 }
 
 TEST(run_kernel_help, "TOOLS-03 HARNESS-07") {
@@ -581,66 +606,30 @@ TEST(kernel_matrix_bad_usage, "HARNESS-07") {
 }
 
 // -------------------------------------------------------------- run-lava --
-namespace {
-
-// A bzImage as far as the scripts look (vm_image_release): the setup header's
-// "HdrS" at 0x202, kernel_version (relative to 0x200) at 0x20e.
-bool write_fake_bzimage(const std::string& path) {
-    std::string header(1024, '\0');
-    header.replace(0x202, 4, "HdrS");
-    header[0x20e] = 0x00;
-    header[0x20f] = 0x01; // 0x100 + 0x200 = 0x300
-    header.replace(0x300, 22, "6.99.0-fake (test) #1");
-    return write_file(path, header);
-}
-
-} // namespace
-
 // Bad input is 2 with a message, decided before any package check
 // (dpkg-query), install, initramfs or lava-run; no work directory is left.
 TEST(run_lava_bad_usage, "TOOLS-05 HARNESS-07") {
-    TempDir d;
-    const std::string image = d / "bzImage";
-    ASSERT_TRUE(write_fake_bzimage(image));
-    const std::string not_image = d / "vmlinuz";
-    ASSERT_TRUE(write_file(not_image, std::string(1024, 'x')));
-    const std::string not_build = d / "not-a-build";
-    ASSERT_TRUE(fs::create_directory(not_build));
-    struct Case {
-        std::vector<std::string> args;
-        std::string message;
-    };
-    const Case cases[] = {
+    const BadInputs in;
+    ASSERT_TRUE(in.ok);
+    const auto& image = in.image;
+    const std::string dir = in.dir.path;
+    expect_bad_usage(run_lava, {
         {{"--frobnicate"}, "run-lava: unknown option '--frobnicate'"},
         {{}, "run-lava: give one kernel: a ci/kernels.list NAME, -k IMAGE or --deb PACKAGE"},
         {{"lab", "-k", image}, "run-lava: give one kernel"},
         {{"lab", "conv-inplace"}, "run-lava: one kernel name only (got 'lab' and 'conv-inplace')"},
         {{"no-such-kernel"}, "run-lava: unknown kernel 'no-such-kernel' (ci/kernels.list has: 6.1 "},
         {{"-k", "/nonexistent/bzImage"}, "run-lava: kernel image /nonexistent/bzImage: no such file"},
-        {{"-k", not_image}, "run-lava: " + not_image + " is not an x86 bzImage (no HdrS setup header)"},
+        {{"-k", in.not_image}, "run-lava: " + in.not_image + " is not an x86 bzImage (no HdrS setup header)"},
         {{"-k", image, "--numa", "9"}, "run-lava: --numa needs a node count from 1 to 8 (got '9')"},
         {{"-k", image, "--mem", "0"}, "run-lava: --mem needs a number of MiB (got '0')"},
         {{"-k", image, "--accel", "foo"}, "run-lava: --accel must be auto, kvm or tcg (got 'foo')"},
         {{"-k", image, "--timeout"}, "run-lava: option --timeout needs a value"},
-        {{"-k", image, "-b", not_build}, "run-lava: build directory " + not_build + " is not a configured CMake build"},
-        {{"-k", image, "--compare", not_build}, "run-lava: --compare " + not_build + ": not a ci/run-kernel result directory"},
-        {{"-k", image, "--compare", d.path, "--no-compare"}, "run-lava: --compare and --no-compare are exclusive"},
-        {{"-m", d.path, "lab"}, "run-lava: -m/--modules goes with -k IMAGE"},
-    };
-    for (const auto& c : cases) {
-        std::string cmd;
-        for (const auto& a : c.args) cmd += " '" + a + "'";
-        HARNESS_TRACE("run-lava%s", cmd.c_str());
-        const TempDir tmp;
-        const Stubs stubs;
-        auto env = stubs.env();
-        env.push_back("TMPDIR=" + tmp.path);
-        const auto r = run(run_lava, c.args, env);
-        EXPECT_RUN(r, 2, err, c.message);
-        EXPECT_STREQ(r.out, "");
-        EXPECT_NO_CALLS(stubs);
-        EXPECT_TRUE(fs::is_empty(tmp.path));
-    }
+        {{"-k", image, "-b", in.not_build}, "run-lava: build directory " + in.not_build + " is not a configured CMake build"},
+        {{"-k", image, "--compare", in.not_build}, "run-lava: --compare " + in.not_build + ": not a ci/run-kernel result directory"},
+        {{"-k", image, "--compare", dir, "--no-compare"}, "run-lava: --compare and --no-compare are exclusive"},
+        {{"-m", dir, "lab"}, "run-lava: -m/--modules goes with -k IMAGE"},
+    }, true);
     const Stubs stubs;
     const auto help = run(run_lava, {"--help"}, stubs.env());
     EXPECT_RUN(help, 0, out, "never from its exit code");
@@ -693,9 +682,9 @@ ProcessResult run_lava_on_log(const TempDir& d, const std::string& log,
     const std::string logfile = d / "lava.stream";
     EXPECT_TRUE(write_file(logfile, log));
     stubs.answer("lava-run", "cat '" + logfile + "' >&2\nexit 0\n");
-    const std::string image = d / "bzImage";
-    EXPECT_TRUE(write_fake_bzimage(image));
-    std::vector<std::string> args = {"-k", image, "-b", binary_dir, "-o", d / "out"};
+    const BadInputs in;
+    EXPECT_TRUE(in.ok);
+    std::vector<std::string> args = {"-k", in.image, "-b", binary_dir, "-o", d / "out"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto env = stubs.env();
     env.push_back("TMPDIR=" + d.path);
@@ -732,7 +721,8 @@ TEST(run_lava_verdict_from_the_log, "TOOLS-05") {
     EXPECT_TRUE(contains(job, "    - from: git\n"));
     EXPECT_TRUE(contains(job, "      path: ci/lava/gmem-selftests.yaml\n"));
     EXPECT_TRUE(contains(job, "        overlays: {lava: true}\n"));
-    EXPECT_TRUE(contains(job, "        url: file://" + (d / "bzImage") + "\n"));
+    EXPECT_TRUE(contains(job, "        url: file://"));
+    EXPECT_TRUE(contains(job, "/bzImage\n        image_arg: '-kernel {kernel} -append \""));
     EXPECT_TRUE(contains(read_file(d / "out/device.yaml"), "          command: qemu-system-x86_64\n"));
 }
 
