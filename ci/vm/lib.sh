@@ -215,12 +215,15 @@ VM_CMDLINE="console=ttyS0 quiet panic=-1 no_timer_check rdinit=/init"
 # The QEMU machine (after vm_pick_accel): accelerator, CPU model, RAM (MiB),
 # CPUs and NUMA nodes (N memory backends, the RAM split evenly, one node
 # each; the CPUs on node 0), no default devices, no display, no reboot. Sets
-# the array VM_QEMU_MACHINE; the caller adds kernel, initramfs and serial
+# the array VM_QEMU_MACHINE (and VM_QEMU_WORDS, the same in words); the caller adds kernel, initramfs and serial
 # ports (ci/run-kernel: two files; ci/lava/run-lava: LAVA's stdio).
 vm_qemu_machine() { # mem smp numa
     local mem=$1 smp=$2 numa=$3 i
     VM_QEMU_MACHINE=(-accel "$VM_ACCEL" -cpu "$VM_CPU" -m "$mem" -smp "$smp"
         -nodefaults -no-user-config -display none -no-reboot)
+    # In words, for the reports: "-cpu max, 1 CPU(s), 2048 MiB, 2 NUMA nodes".
+    VM_QEMU_WORDS="-cpu $VM_CPU, $smp CPU(s), $mem MiB"
+    if [ "$numa" -gt 1 ]; then VM_QEMU_WORDS="$VM_QEMU_WORDS, $numa NUMA nodes"; fi
     if [ "$numa" -gt 1 ]; then
         [ $((mem % numa)) -eq 0 ] || vm_die 2 "--mem $mem does not split evenly into $numa NUMA nodes"
         for ((i = 0; i < numa; i++)); do
@@ -318,6 +321,14 @@ vm_write_report() { # build out
     probe_arg=(--probe-note "no probe.json from the VM")
     [ -s "$out/probe.json" ] && probe_arg=(--probe "$out/probe.json")
     version=$(git -C "${src:-$GMEM_ROOT}" describe --always --dirty 2>/dev/null || echo unknown)
+    # VM_RAN_ON (set by the runner): the kernel, accelerator and command line,
+    # for the report's header. Exit 4 of build is the verdict NOT TESTED (no
+    # usable KVM or no guest_memfd in the VM): a report was written, the run
+    # itself did not fail.
+    local rc=0
     "$build/tools/gmem-report" build --ktap-dir "$rdir/ktap" --spec "$spec" --corpus-version "$version" \
-        --json "$out/report.json" --markdown "$out/report.md" "${probe_arg[@]}" --quiet
+        --json "$out/report.json" --markdown "$out/report.md" "${probe_arg[@]}" --quiet \
+        ${VM_RAN_ON:+--ran-on "$VM_RAN_ON"} --in-vm || rc=$?
+    [ $rc -eq 4 ] && { echo "report verdict: NOT TESTED ($(sed -n 's/^| verdict | NOT TESTED: \(.*\) |$/\1/p' "$out/report.md"))"; rc=0; }
+    return $rc
 }

@@ -14,6 +14,8 @@
 //   no test names the ID                               -> NOT COVERED
 #pragma once
 
+#include "gmem/util/not_tested.hpp"
+
 #include "gmem/report/inputs.hpp"
 #include "gmem/report/spec.hpp"
 
@@ -80,6 +82,8 @@ struct Meta {
     std::string corpus_version;            // git describe --always --dirty
     std::string probe_json;                // gmem-probe --json output; "" = none
     std::string probe_note;                // why there is no probe
+    std::string ran_on;                    // where the programs ran ("this host", "QEMU VM ..."); "" = unknown
+    bool in_vm = false;                    // ran_on is a VM the runner booted (ci/run-kernel)
 };
 
 struct SectionCounts {
@@ -104,7 +108,15 @@ struct Report {
     // The run failed: no program ran, a FAIL row, a program problem, an
     // unknown ID or a failing test that names no ID.
     bool failed() const;
+    // Why the kernel's guest_memfd was not tested at all (TOOLS-06), read
+    // from the probe: KVM could not be opened (no /dev/kvm, no permission, an
+    // error), or it answers KVM_CAP_GUEST_MEMFD 0 on /dev/kvm and on every VM
+    // type. "" when KVM was usable with guest_memfd, or there is no probe.
+    std::string not_tested_reason() const;
+    // Not failed, and not tested: the verdict NOT TESTED, exit code 4.
+    bool not_tested() const { return !failed() && !not_tested_reason().empty(); }
 };
+
 
 Report build_report(const Spec& spec, const std::vector<ProgramInput>& programs, Meta meta);
 
