@@ -788,6 +788,8 @@ TEST(conformance_bad_usage, "TOOLS-06") {
         {{"--kernel", "7.3", "--deb", "x.deb"}, "ci/conformance: give --kernel or --deb, not both"},
         {{"--kernel", "7.3", "-R", "memslot"}, "ci/conformance: with --kernel/--deb the whole corpus runs"},
         {{"--deb", "/nonexistent/linux.deb"}, "ci/conformance: --deb /nonexistent/linux.deb: no such file"},
+        {{"--append", "x=1"}, "ci/conformance: --append is for a kernel booted in a VM (--kernel or --deb)"},
+        {{"--kernel", "7.3", "--numa"}, "ci/conformance: --numa needs a value"},
     };
     for (const auto& c : cases) {
         std::string cmd;
