@@ -11,9 +11,12 @@
 // was called.
 //
 // Behaviour IDs: TOOLS-03 (run-kernel and bisect-kernel: documented exit
-// codes, bad input -> a message and exit 2) and TOOLS-04 (build-kernel: the
+// codes, bad input -> a message and exit 2), TOOLS-04 (build-kernel: the
 // same recipe gives the same cached image, a patch that does not apply stops
-// the build naming the patch and the file) of spec/BEHAVIORS.md; beside them
+// the build naming the patch and the file) and TOOLS-05 (ci/lava/run-lava:
+// bad input, and its verdicts from LAVA's log stream, never from lava-run's
+// exit code; the real LAVA run is ci/test's lava step) of spec/BEHAVIORS.md;
+// beside them
 // the harness's own: HARNESS-07 (an unknown option prints usage and exits 2,
 // nothing run) for the scripts' usage errors, HARNESS-01 (exit status from
 // PASS / FAIL / SKIP results) for the checker's verdicts, and HARNESS-02
@@ -59,6 +62,7 @@ const std::string kernel_matrix = source_dir + "/ci/kernel-matrix";
 const std::string build_kernel = source_dir + "/ci/build-kernel";
 const std::string mutate_kernel = source_dir + "/ci/mutate-kernel";
 const std::string check_nc = source_dir + "/ci/vm/check-negative-control";
+const std::string run_lava = source_dir + "/ci/lava/run-lava";
 
 // What the gates print when a kernel has no guest_memfd (kvm/gate.cpp).
 const std::string no_gmem_reason = "KVM_CAP_GUEST_MEMFD is 0 on KVM_X86_DEFAULT_VM (0)";
@@ -86,7 +90,7 @@ std::string chomp(std::string s) {
 // package managers, the kernel fetch, CTest/CMake, the VM.
 const std::initializer_list<const char*> all_stubs = {
     "apt-get", "apt-cache", "apt", "dpkg", "dpkg-query", "dpkg-deb", "qemu-system-x86_64",
-    "cmake", "ctest", "sudo", "curl", "wget", "git"};
+    "cmake", "ctest", "sudo", "curl", "wget", "git", "lava-run"};
 
 // A directory of stand-ins, put first on PATH: each logs "name args" to the
 // log file and exits 97.
@@ -437,52 +441,77 @@ TEST(negative_control_reads_harness_output, "HARNESS-02") {
 }
 
 // ------------------------------------------------------------ run-kernel --
+namespace {
+
+// Inputs for bad-usage cases: a bzImage as far as the scripts look
+// (vm_image_release: the setup header's "HdrS" at 0x202, kernel_version,
+// relative to 0x200, at 0x20e), a file that is not one, and a directory
+// that is not a CMake build.
+struct BadInputs {
+    TempDir dir;
+    std::string image = dir / "bzImage";
+    std::string not_image = dir / "vmlinuz";
+    std::string not_build = dir / "not-a-build";
+    bool ok = false;
+    BadInputs() {
+        std::string header(1024, '\0');
+        header.replace(0x202, 4, "HdrS");
+        header[0x20e] = 0x00;
+        header[0x20f] = 0x01; // 0x100 + 0x200 = 0x300
+        header.replace(0x300, 22, "6.99.0-fake (test) #1");
+        std::error_code ec;
+        ok = write_file(image, header) && write_file(not_image, std::string(1024, 'x')) &&
+             fs::create_directory(not_build, ec);
+    }
+};
+
+struct UsageCase {
+    std::vector<std::string> args;
+    std::string message;
+};
+
+// Each case ends at argument checking with exit 2 and `message` on stderr
+// (and, with quiet_stdout, nothing on stdout): no stub is called and no work
+// directory is left in TMPDIR.
+void expect_bad_usage(const std::string& script, const std::vector<UsageCase>& cases,
+                      bool quiet_stdout) {
+    const std::string name = fs::path(script).filename();
+    for (const auto& c : cases) {
+        std::string cmd;
+        for (const auto& a : c.args) cmd += " '" + a + "'";
+        HARNESS_TRACE("%s%s", name.c_str(), cmd.c_str());
+        const TempDir tmp;
+        const Stubs stubs;
+        auto env = stubs.env();
+        env.push_back("TMPDIR=" + tmp.path);
+        const auto r = run(script, c.args, env);
+        EXPECT_RUN(r, 2, err, c.message);
+        if (quiet_stdout) EXPECT_STREQ(r.out, "");
+        EXPECT_NO_CALLS(stubs);
+        EXPECT_TRUE(fs::is_empty(tmp.path));
+    }
+}
+
+} // namespace
+
 // Every case ends at argument checking: no stub (dpkg-query, apt-get, ctest,
 // qemu-system-x86_64) is called and no work directory is left in TMPDIR.
 TEST(run_kernel_bad_usage, "TOOLS-03 HARNESS-07") {
-    TempDir d;
-    // Only the boot-protocol setup header run-kernel reads: "HdrS" at 0x202,
-    // kernel_version (a pointer relative to 0x200) at 0x20e.
-    std::string header(1024, '\0');
-    header.replace(0x202, 4, "HdrS");
-    header[0x20e] = 0x00;
-    header[0x20f] = 0x01; // 0x100 + 0x200 = 0x300
-    header.replace(0x300, 22, "6.99.0-fake (test) #1");
-    const std::string image = d / "bzImage";
-    ASSERT_TRUE(write_file(image, header));
-    const std::string not_image = d / "vmlinuz";
-    ASSERT_TRUE(write_file(not_image, std::string(1024, 'x')));
-    const std::string not_build = d / "not-a-build";
-    ASSERT_TRUE(fs::create_directory(not_build));
-    struct Case {
-        std::vector<std::string> args;
-        std::string message;
-    };
-    const Case cases[] = {
+    const BadInputs in;
+    ASSERT_TRUE(in.ok);
+    const auto& image = in.image;
+    expect_bad_usage(run_kernel, {
         {{"--frobnicate"}, "run-kernel: unknown option '--frobnicate'"},
         {{}, "run-kernel: no kernel: give -k IMAGE or --deb PACKAGE"},
         {{"-k", "/nonexistent/bzImage"}, "kernel image /nonexistent/bzImage: no such file"},
         {{"-k", image, "--mem", "abc"}, "--mem needs a number of MiB (got 'abc')"},
         {{"-k", image, "--accel", "foo"}, "--accel must be auto, kvm or tcg (got 'foo')"},
-        {{"-k", image, "-b", not_build}, "build directory " + not_build + " is not a configured CMake build"},
+        {{"-k", image, "-b", in.not_build}, "build directory " + in.not_build + " is not a configured CMake build"},
         {{"-k"}, "option -k needs a value"},
         {{"-k", image, "extra"}, "unexpected argument 'extra' (program arguments go after --"},
-        {{"-k", not_image, "-b", binary_dir},
-         "run-kernel: " + not_image + " is not an x86 bzImage (no HdrS setup header)"},
-    };
-    for (const auto& c : cases) {
-        std::string cmd;
-        for (const auto& a : c.args) cmd += " '" + a + "'";
-        HARNESS_TRACE("run-kernel%s", cmd.c_str());
-        const TempDir tmp;
-        const Stubs stubs;
-        auto env = stubs.env();
-        env.push_back("TMPDIR=" + tmp.path);
-        const auto r = run(run_kernel, c.args, env);
-        EXPECT_RUN(r, 2, err, c.message);
-        EXPECT_NO_CALLS(stubs);
-        EXPECT_TRUE(fs::is_empty(tmp.path));
-    }
+        {{"-k", in.not_image, "-b", binary_dir},
+         "run-kernel: " + in.not_image + " is not an x86 bzImage (no HdrS setup header)"},
+    }, false);
 }
 
 TEST(run_kernel_help, "TOOLS-03 HARNESS-07") {
@@ -579,6 +608,169 @@ TEST(kernel_matrix_bad_usage, "HARNESS-07") {
     const auto help = run(kernel_matrix, {"--help"}, stubs.env());
     EXPECT_RUN(help, 0, out, "Exit 0 the control holds; 1 a check failed");
     EXPECT_NO_CALLS(stubs);
+}
+
+// -------------------------------------------------------------- run-lava --
+// Bad input is 2 with a message, decided before any package check
+// (dpkg-query), install, initramfs or lava-run; no work directory is left.
+TEST(run_lava_bad_usage, "TOOLS-05 HARNESS-07") {
+    const BadInputs in;
+    ASSERT_TRUE(in.ok);
+    const auto& image = in.image;
+    const std::string dir = in.dir.path;
+    expect_bad_usage(run_lava, {
+        {{"--frobnicate"}, "run-lava: unknown option '--frobnicate'"},
+        {{}, "run-lava: give one kernel: a ci/kernels.list NAME, -k IMAGE or --deb PACKAGE"},
+        {{"lab", "-k", image}, "run-lava: give one kernel"},
+        {{"lab", "conv-inplace"}, "run-lava: one kernel name only (got 'lab' and 'conv-inplace')"},
+        {{"no-such-kernel"}, "run-lava: unknown kernel 'no-such-kernel' (ci/kernels.list has: 6.1 "},
+        {{"-k", "/nonexistent/bzImage"}, "run-lava: kernel image /nonexistent/bzImage: no such file"},
+        {{"-k", in.not_image}, "run-lava: " + in.not_image + " is not an x86 bzImage (no HdrS setup header)"},
+        {{"-k", image, "--numa", "9"}, "run-lava: --numa needs a node count from 1 to 8 (got '9')"},
+        {{"-k", image, "--mem", "0"}, "run-lava: --mem needs a number of MiB (got '0')"},
+        {{"-k", image, "--accel", "foo"}, "run-lava: --accel must be auto, kvm or tcg (got 'foo')"},
+        {{"-k", image, "--timeout"}, "run-lava: option --timeout needs a value"},
+        {{"-k", image, "-b", in.not_build}, "run-lava: build directory " + in.not_build + " is not a configured CMake build"},
+        {{"-k", image, "--compare", in.not_build}, "run-lava: --compare " + in.not_build + ": not a ci/run-kernel result directory"},
+        {{"-k", image, "--compare", dir, "--no-compare"}, "run-lava: --compare and --no-compare are exclusive"},
+        {{"-m", dir, "lab"}, "run-lava: -m/--modules goes with -k IMAGE"},
+    }, true);
+    const Stubs stubs;
+    const auto help = run(run_lava, {"--help"}, stubs.env());
+    EXPECT_RUN(help, 0, out, "never from its exit code");
+    EXPECT_TRUE(contains(help.out, "  3  host setup or LAVA failed"));
+    EXPECT_TRUE(contains(help.out, "  7  no /dev/kvm inside the VM"));
+    EXPECT_NO_CALLS(stubs);
+}
+
+namespace {
+
+// One line of lava-run's log stream (its stderr): a flow mapping, as LAVA's
+// logger writes it.
+std::string lava_line(const std::string& lvl, const std::string& msg) {
+    return "{\"dt\": \"2026-01-01T00:00:00.000000\", \"lvl\": \"" + lvl + "\", \"msg\": " + msg + "}\n";
+}
+std::string lava_target(const std::string& text) {
+    return lava_line("target", "\"" + text + "\"");
+}
+std::string lava_case(const std::string& definition, const std::string& set,
+                      const std::string& name, const std::string& result) {
+    return lava_line("results", "{\"case\": \"" + name + "\", \"definition\": \"" + definition +
+                                    "\", " + (set.empty() ? "" : "\"set\": \"" + set + "\", ") +
+                                    "\"result\": \"" + result + "\"}");
+}
+
+// run-lava past its argument checks with nothing installed or booted: the
+// package check finds everything installed, `cmake --install` lays out an
+// empty installed tree, lava-run prints the log stream `log` and exits 0
+// (as the real one does whatever the test cases say); busybox, cpio, git
+// and the log reader (python3 with PyYAML) are the real ones. Returns false
+// (after saying why) when one of those is missing here.
+bool lava_prerequisites() {
+    for (const char* f : {"/bin/busybox", "/usr/bin/python3", "/usr/bin/cpio", "/usr/bin/git"}) {
+        if (!fs::exists(f)) {
+            TH_LOG("%s is missing", f);
+            return false;
+        }
+    }
+    return gmem::util::run_capture({"/usr/bin/python3", "-c", "import yaml"}).exit_code == 0;
+}
+
+ProcessResult run_lava_on_log(const TempDir& d, const std::string& log,
+                              const std::vector<std::string>& extra) {
+    const Stubs stubs;
+    stubs.answer("dpkg-query", "echo 'install ok installed'\n");
+    // cmake --install BUILD --prefix DIR
+    stubs.answer("cmake", "while [ $# -gt 0 ]; do [ \"$1\" = --prefix ] && p=$2; shift; done\n"
+                          "mkdir -p \"$p\" && : >\"$p/run_kselftest.sh\" && : >\"$p/kselftest-list.txt\"\n");
+    stubs.answer("git", "exec /usr/bin/git \"$@\"\n");
+    const std::string logfile = d / "lava.stream";
+    EXPECT_TRUE(write_file(logfile, log));
+    stubs.answer("lava-run", "cat '" + logfile + "' >&2\nexit 0\n");
+    const BadInputs in;
+    EXPECT_TRUE(in.ok);
+    std::vector<std::string> args = {"-k", in.image, "-b", binary_dir, "-o", d / "out"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto env = stubs.env();
+    env.push_back("TMPDIR=" + d.path);
+    return run(run_lava, args, env);
+}
+
+// What the job prints when it ran: /init's markers, one program's KTAP
+// framed by lava-results.sh, and the definition's end.
+std::string ran_one_program(const std::string& program_result, const std::string& id_result) {
+    return lava_target("@@GMEM READY 6.99.0-fake") + lava_target("@@GMEM KVM ok cpu virtualization: amd") +
+           lava_target("@@GMEM FILE ktap/demo.ktap") + lava_target("|KTAP version 1") +
+           lava_target("|1..1") + lava_target("|ok 1 global.demo") + lava_target("@@GMEM EOF ktap/demo.ktap") +
+           lava_case("0_gmem-selftests", "programs", "demo.demo", program_result) +
+           lava_case("0_gmem-selftests", "behaviours", "CAP-01", id_result) +
+           lava_case("lava", "", "0_gmem-selftests", "pass") + lava_case("lava", "", "job", "pass");
+}
+
+} // namespace
+
+// The verdict comes from the test cases in the log stream: lava-run exits 0
+// and the job passes, yet a failed program case is a failure (1), named.
+TEST(run_lava_verdict_from_the_log, "TOOLS-05") {
+    if (!lava_prerequisites()) SKIP("needs busybox-static, cpio, git and python3-yaml (ci/test lava installs them)");
+    TempDir d;
+    const auto r = run_lava_on_log(d, ran_one_program("fail", "pass"), {"--no-compare"});
+    EXPECT_RUN(r, 1, out, "FAILED in LAVA: demo.demo");
+    EXPECT_TRUE(contains(r.out, "lava-run: exit 0, job pass"));
+    EXPECT_TRUE(has_line(r.out, "fail   demo.demo"));
+    // The KTAP the job printed is back as a file.
+    EXPECT_STREQ(read_file(d / "out/ktap/demo.ktap"), "KTAP version 1\n1..1\nok 1 global.demo\n");
+    // The job that LAVA ran: the test definition from a git repository, the
+    // kernel and the initramfs as file:// URLs in tmpfs, LAVA's overlay in it.
+    const std::string job = read_file(d / "out/job.yaml");
+    EXPECT_TRUE(contains(job, "    - from: git\n"));
+    EXPECT_TRUE(contains(job, "      path: ci/lava/gmem-selftests.yaml\n"));
+    EXPECT_TRUE(contains(job, "        overlays: {lava: true}\n"));
+    EXPECT_TRUE(contains(job, "        url: file://"));
+    EXPECT_TRUE(contains(job, "/bzImage\n        image_arg: '-kernel {kernel} -append \""));
+    EXPECT_TRUE(contains(read_file(d / "out/device.yaml"), "          command: qemu-system-x86_64\n"));
+}
+
+// A job that never reached the test definition (no shell, a refused job) is
+// a host/LAVA failure (3), not a pass: lava-run's exit 0 says nothing.
+TEST(run_lava_job_did_not_run, "TOOLS-05") {
+    if (!lava_prerequisites()) SKIP("needs busybox-static, cpio, git and python3-yaml (ci/test lava installs them)");
+    TempDir d;
+    const std::string log =
+        lava_line("error", "\"JobError: Your job cannot terminate cleanly.\"") +
+        lava_line("results", "{\"case\": \"job\", \"definition\": \"lava\", \"error_msg\": "
+                             "\"login-action timed out after 300 seconds\", \"result\": \"fail\"}");
+    const auto r = run_lava_on_log(d, log, {"--no-compare"});
+    EXPECT_RUN(r, 3, out, "LAVA JOB DID NOT RUN THE CORPUS: job fail, lava-run exit 0");
+    EXPECT_TRUE(contains(r.out, "JobError: Your job cannot terminate cleanly."));
+}
+
+// No /dev/kvm in the VM (/init's marker) is 7, as with ci/run-kernel.
+TEST(run_lava_no_kvm, "TOOLS-05") {
+    if (!lava_prerequisites()) SKIP("needs busybox-static, cpio, git and python3-yaml (ci/test lava installs them)");
+    TempDir d;
+    const std::string log = lava_target("@@GMEM READY 6.99.0-fake") +
+                            lava_target("@@GMEM KVM MISSING no /dev/kvm (cpu virtualization flag: none)") +
+                            lava_case("lava", "", "job", "fail");
+    const auto r = run_lava_on_log(d, log, {"--no-compare"});
+    EXPECT_RUN(r, 7, out, "NO /dev/kvm IN THE VM: no /dev/kvm (cpu virtualization flag: none)");
+}
+
+// A verdict that differs from ci/run-kernel's is printed and fails (1), even
+// when LAVA's own cases all pass.
+TEST(run_lava_difference_from_run_kernel, "TOOLS-05") {
+    if (!lava_prerequisites()) SKIP("needs busybox-static, cpio, git and python3-yaml (ci/test lava installs them)");
+    TempDir d;
+    const std::string rk = d / "run-kernel";
+    ASSERT_TRUE(fs::create_directory(rk));
+    // run-kernel's runner stream: the program failed there.
+    ASSERT_TRUE(write_file(rk + "/kselftest.ktap",
+                           "TAP version 13\n1..1\n# selftests: demo: demo\nnot ok 1 selftests: demo: demo # exit=1\n"));
+    const auto r = run_lava_on_log(d, ran_one_program("pass", "pass"), {"--compare", rk});
+    EXPECT_RUN(r, 1, out, "DIFFERENT from ci/run-kernel (" + rk + ")");
+    EXPECT_TRUE(has_line(r.out, "  programs  demo.demo  LAVA pass, run-kernel fail"));
+    // run-kernel has no report: LAVA's ID has nothing to equal.
+    EXPECT_TRUE(has_line(r.out, "  behaviours  CAP-01  LAVA pass, run-kernel: none"));
 }
 
 // --------------------------------------------------------- conformance --
