@@ -26,14 +26,23 @@ constexpr std::size_t max_programs = 4;
 const char* fallback_spec = "## CAP: capabilities\n| CAP-01 | one |\n| CAP-02 | two |\n"
                             "## CREATE: creation\n| CREATE-01 | three |\n";
 
+// Made once per process, removed at exit; in /dev/shm when there is one (the
+// target writes a few files per input).
 const std::string& scratch() {
-    static const std::string dir = [] {
-        std::string t = (fs::temp_directory_path() / "gmem-fuzz-XXXXXX").string();
+    // Never destroyed: the atexit handler below still needs it.
+    static const std::string* dir = [] {
+        std::error_code ec;
+        const fs::path base = fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
+        std::string t = (base / "gmem-fuzz-XXXXXX").string();
         FUZZ_CHECK(::mkdtemp(t.data()) != nullptr, "cannot make a scratch directory");
-        std::atexit([] { std::error_code ec; fs::remove_all(scratch(), ec); });
-        return t;
+        auto* d = new std::string(t);
+        std::atexit([] {
+            std::error_code e;
+            fs::remove_all(scratch(), e);
+        });
+        return d;
     }();
-    return dir;
+    return *dir;
 }
 
 void put(const std::string& path, std::string_view text) {
