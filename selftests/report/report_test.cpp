@@ -1073,6 +1073,12 @@ TEST(tool_probe_wrong_shape, "TOOLS-02") {
     };
     for (const auto& c : cases) {
         HARNESS_TRACE("probe %s", c.probe);
+        auto checked = rep::check_probe(c.probe);
+        ASSERT_FALSE(checked.has_value());
+        EXPECT_STREQ(checked.error().message, c.why);
+    }
+    for (const auto& c : {cases[0], cases[1]}) { // the two, through the tool
+        HARNESS_TRACE("build --probe %s", c.probe);
         const std::string probe = dir.path + "/probe.json";
         write_text(probe, c.probe);
         const Built b = build_in(dir, {"--probe", probe});
@@ -1200,15 +1206,21 @@ TEST(tool_wrong_shape_inputs, "TOOLS-02") {
         const size_t at = edited.find(f.from);
         ASSERT_TRUE(at != std::string::npos);
         edited.replace(at, std::string_view(f.from).size(), f.to);
-        const std::string path = dir.path + "/wrong.json";
-        write_text(path, edited);
-        for (const std::vector<std::string>& args : {std::vector<std::string>{"show", path},
-                                                     std::vector<std::string>{"compare", cmp + "/old.json", path},
-                                                     std::vector<std::string>{"matrix", path}}) {
-            const auto r = tool(args);
-            EXPECT_EQ(r.exit_code, 2);
-            EXPECT_STREQ(r.err, "gmem-report: " + path + ": does not match the report schema: " + f.why + "\n");
-        }
+        auto r = rep::report_from_json(edited);
+        ASSERT_FALSE(r.has_value());
+        EXPECT_STREQ(r.error().message, std::string("does not match the report schema: ") + f.why);
+    }
+    // The tool says it with the file's name, in each command that reads reports.
+    const std::string path = dir.path + "/wrong.json";
+    std::string edited = saved;
+    edited.replace(edited.find(fields[0].from), std::string_view(fields[0].from).size(), fields[0].to);
+    write_text(path, edited);
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"show", path},
+                                                 std::vector<std::string>{"compare", cmp + "/old.json", path},
+                                                 std::vector<std::string>{"matrix", path}}) {
+        const auto r = tool(args);
+        EXPECT_EQ(r.exit_code, 2);
+        EXPECT_STREQ(r.err, "gmem-report: " + path + ": does not match the report schema: " + fields[0].why + "\n");
     }
 }
 
