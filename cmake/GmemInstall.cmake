@@ -17,6 +17,7 @@
 #   DIR/lib/                  shared libraries beyond glibc (libstdc++, liburing,
 #                             ...), found through RPATH $ORIGIN/../lib
 #   DIR/spec/BEHAVIORS.md     the behaviour IDs (gmem-report, report_test)
+#   DIR/known-kernel-failures the tests a kernel is known to fail (XFAIL)
 #
 # Programs find their helper files relative to their own executable
 # (include/gmem/util/locate.hpp), with the build-tree path as the fallback, so
@@ -128,6 +129,9 @@ install(FILES ${gmem_install_meta}/kselftest-list.txt ${gmem_install_meta}/kself
         DESTINATION .)
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/ci/install/run_kselftest.sh DESTINATION .)
 install(FILES ${PROJECT_SOURCE_DIR}/spec/BEHAVIORS.md DESTINATION spec)
+# The known failures per kernel and test: the harness of every program reads
+# ../known-kernel-failures (XFAIL / XPASS).
+install(FILES ${PROJECT_SOURCE_DIR}/ci/known-kernel-failures DESTINATION .)
 
 foreach(t IN LISTS gmem_install_tools)
   if(TARGET ${t})

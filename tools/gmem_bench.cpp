@@ -27,6 +27,7 @@
 #include "gmem/kvm/features.hpp"
 #include "gmem/kvm/gate.hpp"
 #include "gmem/kvm/kvm.hpp"
+#include "gmem/util/not_tested.hpp"
 #include "gmem/uring/ring.hpp"
 #include "gmem/uring/scratch.hpp"
 
@@ -1062,7 +1063,8 @@ void usage(FILE* out, const char* prog) {
                  "  --compare A B  medians of A and B side by side (B/A), and in-place vs legacy\n"
                  "                 conversion from the two (JSON files or such logs)\n"
                  "Exit: 0 measured (skips allowed), 1 a section could not measure, 2 usage,\n"
-                 "4 every section skipped.\n",
+                 "4 every section skipped, or KVM cannot be used (\"NOT TESTED: KVM cannot be\n"
+                 "used: <why>\", as gmem-probe and ci/conformance say it).\n",
                  prog, prog, json_marker);
 }
 
@@ -1161,7 +1163,11 @@ int main(int argc, char** argv) {
     diag("gmem-bench: kernel %s, %s mode, %ld CPUs, page %zu bytes", f.kernel_release.c_str(),
          cfg.quick ? "quick" : "full", ::sysconf(_SC_NPROCESSORS_ONLN),
          static_cast<std::size_t>(page()));
-    if (!f.kvm_unusable_reason().empty()) diag("/dev/kvm: %s", f.kvm_unusable_reason().c_str());
+    // Without KVM only the memfd/anonymous halves could be timed: nothing of
+    // guest_memfd is measured, and the run says so the way every tool does
+    // (TOOLS-06) and ends with exit 4, never as a pass.
+    const std::string not_tested = f.not_tested_line();
+    if (!not_tested.empty()) diag("%s", not_tested.c_str());
     diag("THP: %s; in-place conversion parameter: %s", f.thp_enabled.empty() ? "none" : f.thp_enabled.c_str(),
          f.param_gmem_in_place_conversion.value_or("absent").c_str());
     diag("timings are medians of rounds; ratios are medians of per-round ratios. Nothing here "
@@ -1231,5 +1237,10 @@ int main(int argc, char** argv) {
     }
     std::printf("# Totals: pass:%u fail:%u xfail:0 xpass:0 skip:%u error:0\n", pass, fail, skip);
     if (fail) return 1;
+    if (!not_tested.empty()) {
+        diag("%s", not_tested.c_str());
+        diag("%s", gmem::util::not_tested_hint);
+        return gmem::util::exit_not_tested;
+    }
     return pass == 0 && skip > 0 ? 4 : 0;
 }

@@ -3,6 +3,7 @@
 #include "gmem/kvm/features.hpp"
 #include "gmem/kvm/gate.hpp"
 #include "gmem/uapi/kvm.hpp"
+#include "gmem/util/not_tested.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -70,7 +71,11 @@ void usage(FILE* out, const char* prog) {
                  "one (GMEM_CAP_GMEM_ATTRS=N, else the build's GMEM_CAP_GMEM_ATTRS_NR, else\n"
                  "250 of series v8) is asked; when KVM_SET_MEMORY_ATTRIBUTES2 works but that\n"
                  "number does not answer PRIVATE on /dev/kvm, the probe asks %ld..%ld for the\n"
-                 "one that does and uses it.\nExit 2 on a bad command line.\n",
+                 "one that does and uses it.\n"
+                 "\nExit: 0 printed, KVM usable; 4 printed, but KVM cannot be used (no /dev/kvm,\n"
+                 "no permission, an error): stderr then says \"NOT TESTED: KVM cannot be used:\n"
+                 "<why>\" and what to run instead, as ci/conformance does; 2 bad command line.\n"
+                 "With --require: 0 all present, 1 something missing.\n",
                  gmem::kvm::GmemAttrCap::scan_first, gmem::kvm::GmemAttrCap::scan_last);
 }
 
@@ -135,5 +140,11 @@ int main(int argc, char** argv) {
         return missing ? 1 : 0;
     }
     std::fputs(json ? gmem::kvm::to_json(f).c_str() : gmem::kvm::to_table(f).c_str(), stdout);
+    // Every row was printed; without KVM none of them says what the kernel
+    // offers, so the run is not a pass (TOOLS-06).
+    if (const std::string line = f.not_tested_line(); !line.empty()) {
+        std::fprintf(stderr, "%s\n%s\n", line.c_str(), gmem::util::not_tested_hint);
+        return gmem::util::exit_not_tested;
+    }
     return 0;
 }

@@ -36,6 +36,7 @@ namespace rep = gmem::report;
 constexpr int exit_ok = 0;
 constexpr int exit_failed = 1;
 constexpr int exit_bad_input = 2;
+constexpr int exit_not_tested = gmem::util::exit_not_tested; // the kernel was not tested (TOOLS-06)
 
 const char* g_prog = "gmem-report";
 
@@ -44,15 +45,18 @@ void usage(FILE* out) {
                  "Usage:\n"
                  "  %1$s build --ktap-dir DIR [--junit FILE] [--spec FILE] [--probe FILE]\n"
                  "        [--probe-note TEXT] [--corpus-version V] [--date ISO8601]\n"
-                 "        [--json FILE] [--markdown FILE] [--quiet]\n"
+                 "        [--ran-on TEXT] [--in-vm] [--json FILE] [--markdown FILE] [--quiet]\n"
                  "      Reads DIR/<program>.ktap (and <program>.list, the program's -l output),\n"
                  "      CTest's JUnit file and gmem-probe --json output; writes the report as\n"
-                 "      JSON and Markdown and prints the short form.\n"
+                 "      JSON and Markdown and prints the short form. --ran-on says where the\n"
+                 "      programs ran (shown in the header); --in-vm: in a VM a runner booted.\n"
                  "      Exit: 0 nothing failed, 1 a behaviour FAILs / a program crashed or\n"
-                 "      printed nothing / a test names an unknown ID, 2 bad input. Program\n"
-                 "      output that is not UTF-8 is kept as \\xNN and noted; a JUnit or probe\n"
-                 "      file that cannot be used is left out of the report (still written,\n"
-                 "      naming it) and the exit code is 2.\n"
+                 "      printed nothing / a test names an unknown ID, 2 bad input, 4 NOT\n"
+                 "      TESTED: nothing failed but KVM could not be used (no /dev/kvm, no\n"
+                 "      permission, no guest_memfd at all), so the kernel was not tested.\n"
+                 "      Program output that is not UTF-8 is kept as \\xNN and noted; a JUnit\n"
+                 "      or probe file that cannot be used is left out of the report (still\n"
+                 "      written, naming it) and the exit code is 2.\n"
                  "  %1$s list --ctest-json FILE --out DIR [--timeout SECONDS]\n"
                  "      For every test in `ctest --show-only=json-v1` output, runs the program\n"
                  "      with -l and writes DIR/<name>.list. Exit: 0 (programs that cannot be\n"
@@ -140,12 +144,16 @@ std::optional<std::string> opt(const Args& a, const std::string& name) {
     return it->second;
 }
 
+int verdict_exit(const rep::Report& r) {
+    return r.failed() ? exit_failed : r.not_tested() ? exit_not_tested : exit_ok;
+}
+
 int cmd_build(int argc, char** argv) {
     Args a;
     if (!parse_args(argc, argv, 2,
                     {"ktap-dir", "junit", "spec", "probe", "probe-note", "corpus-version", "date",
-                     "json", "markdown"},
-                    {"quiet"}, a))
+                     "json", "markdown", "ran-on"},
+                    {"quiet", "in-vm"}, a))
         return exit_bad_input;
     if (!a.positional.empty()) return bad("unexpected argument '" + a.positional.front() + "'");
     const auto dir = opt(a, "ktap-dir");
@@ -164,6 +172,8 @@ int cmd_build(int argc, char** argv) {
     meta.date = opt(a, "date").value_or(now_utc());
     meta.corpus_version = opt(a, "corpus-version").value_or(GMEM_CORPUS_VERSION);
     meta.probe_note = opt(a, "probe-note").value_or("");
+    meta.ran_on = opt(a, "ran-on").value_or("");
+    meta.in_vm = opt(a, "in-vm").has_value();
     meta.probe_json = run->probe_json;
     if (meta.probe_json.empty() && meta.probe_note.empty())
         meta.probe_note = opt(a, "probe") ? "the --probe file was left out" : "no --probe file given";
@@ -176,7 +186,7 @@ int cmd_build(int argc, char** argv) {
     if (!opt(a, "quiet")) std::fputs(rep::to_terminal(report).c_str(), stdout);
     for (const auto& l : left_out) bad(l + " (left out of the report)");
     if (!left_out.empty()) return exit_bad_input;
-    return report.failed() ? exit_failed : exit_ok;
+    return verdict_exit(report);
 }
 
 int cmd_list(int argc, char** argv) {
@@ -282,7 +292,7 @@ int cmd_show(int argc, char** argv) {
     auto r = load_report(a.positional[0]);
     if (!r) return bad(r.error().message);
     std::fputs((opt(a, "markdown") ? rep::to_markdown(*r) : rep::to_terminal(*r)).c_str(), stdout);
-    return r->failed() ? exit_failed : exit_ok;
+    return verdict_exit(*r);
 }
 
 } // namespace

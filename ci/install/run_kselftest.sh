@@ -21,7 +21,8 @@
 # as ci/conformance writes them).
 #
 # Exit: 0 nothing failed (skips allowed), 1 a program failed or the report
-# has a failing behaviour, 4 every program skipped, 2 bad command line.
+# has a failing behaviour, 4 every program skipped or the report says NOT
+# TESTED (KVM could not be used: TOOLS-06), 2 bad command line.
 # (kselftest's own runner exits 0 or 1; 4 is kselftest's KSFT_SKIP.)
 
 set -f # names and arguments are words, never file patterns
@@ -65,7 +66,8 @@ with kselftest. GMEM_RUN_HOOK, if set, is run as
 around each program (ci/vm/init uses it to report progress to its host).
 
 Exit: 0 nothing failed (skips allowed), 1 a program failed, 4 every program
-skipped, 2 bad command line.
+skipped or the report says NOT TESTED (KVM could not be used), 2 bad command
+line.
 EOF
 }
 
@@ -351,6 +353,13 @@ if [ -z "$why" ]; then
     case $report_rc in
     0) emit "# report: $out/report.md (JSON: $out/report.json)" ;;
     1) emit "# report: $out/report.md: a behaviour failed" ;;
+    4)
+        # NOT TESTED (TOOLS-06): nothing failed, but KVM could not be used
+        # here; the verdict line of report.txt says why. Not a failure of a
+        # program: the programs' own SKIPs already say so.
+        emit "# report: $out/report.md: NOT TESTED: KVM could not be used here (see the verdict above)"
+        report_rc=0 not_tested=1
+        ;;
     *) emit "# report: gmem-report build failed (exit $report_rc): $out/report-input/report.txt" ;;
     esac
 else
@@ -366,4 +375,7 @@ if [ $n_fail -gt 0 ] || [ $report_rc -ne 0 ]; then
     exit 0
 fi
 [ $n_pass -eq 0 ] && [ $n_skip -gt 0 ] && exit 4
+# The report's verdict NOT TESTED (TOOLS-06): no usable KVM, nothing of the
+# kernel's guest_memfd was tested; never a pass.
+[ "${not_tested:-0}" = 1 ] && exit 4
 exit 0

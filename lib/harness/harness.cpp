@@ -1,7 +1,9 @@
 // The harness runner: selection, one forked process per test, timeouts, KTAP.
 #include "harness/harness.hpp"
+#include "gmem/util/locate.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <csetjmp>
 #include <cstdarg>
@@ -10,12 +12,17 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <fnmatch.h>
+#include <fstream>
+#include <deque>
 #include <mutex>
 #include <csignal>
 #include <poll.h>
+#include <sstream>
 #include <string>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -329,6 +336,97 @@ std::optional<siginfo_t> catch_signal(int sig, void (*fn)(void*), void* arg) {
     return got;
 }
 
+// ------------------------------------------------------- known failures --
+// ci/known-kernel-failures, read at run time: the tests a kernel the project
+// knows fails, each shown as XFAIL with the reason (XPASS when it passes:
+// the entry is stale). One entry a line:
+//   <kernel release glob> <what> <reason...>
+// <what>: a behaviour ID (every test naming it), or PROGRAM:TEST with TEST a
+// glob over fixture[.variant].test. The file: $GMEM_KNOWN_FAILURES (empty:
+// none), else known-kernel-failures at the root of an installed tree, else the
+// source tree's ci/known-kernel-failures.
+namespace {
+
+struct KnownFailure {
+    std::string glob, program, test, id, reason, where;
+};
+
+struct KnownFailures {
+    std::vector<KnownFailure> entries;
+    std::string path;
+    std::string error; // a line that is not an entry, or an unreadable file
+};
+
+bool looks_like_id(const std::string& s) {
+    const size_t dash = s.find('-');
+    if (dash == std::string::npos || dash == 0 || s.size() != dash + 3) return false;
+    for (size_t i = 0; i < dash; ++i)
+        if (s[i] < 'A' || s[i] > 'Z') return false;
+    return std::isdigit(static_cast<unsigned char>(s[dash + 1])) &&
+           std::isdigit(static_cast<unsigned char>(s[dash + 2]));
+}
+
+KnownFailures load_known_failures(const std::string& release) {
+    KnownFailures k;
+    if (const char* env = std::getenv("GMEM_KNOWN_FAILURES")) {
+        if (!*env) return k;
+        k.path = env;
+    } else {
+        k.path = gmem::util::helper_path("../known-kernel-failures", GMEM_KNOWN_FAILURES_PATH);
+    }
+    std::ifstream in(k.path);
+    if (!in) {
+        // The compiled-in path of a tree that is not there (a copied build):
+        // nothing is known. A file named on purpose must be readable.
+        if (std::getenv("GMEM_KNOWN_FAILURES"))
+            k.error = k.path + ": cannot read: " + std::strerror(errno);
+        return k;
+    }
+    std::string line;
+    for (unsigned n = 1; std::getline(in, line); ++n) {
+        const size_t first = line.find_first_not_of(" \t");
+        if (first == std::string::npos || line[first] == '#') continue;
+        std::istringstream is(line);
+        KnownFailure e;
+        std::string what;
+        is >> e.glob >> what;
+        std::getline(is >> std::ws, e.reason);
+        e.where = k.path + ":" + std::to_string(n);
+        if (what.empty() || e.reason.empty()) {
+            k.error = e.where + ": not '<kernel glob> <ID or PROGRAM:TEST> <reason>'";
+            return k;
+        }
+        if (looks_like_id(what)) {
+            if (!known_behaviour_id(what)) {
+                k.error = e.where + ": " + what + " is not a behaviour ID of spec/BEHAVIORS.md";
+                return k;
+            }
+            e.id = what;
+        } else if (const size_t colon = what.find(':'); colon != std::string::npos && colon > 0 &&
+                                                         colon + 1 < what.size()) {
+            e.program = what.substr(0, colon);
+            e.test = what.substr(colon + 1);
+        } else {
+            k.error = e.where + ": '" + what +
+                      "' is neither a behaviour ID nor PROGRAM:TEST (whole programs are not listed: "
+                      "name the failing tests)";
+            return k;
+        }
+        if (::fnmatch(e.glob.c_str(), release.c_str(), 0) == 0) k.entries.push_back(std::move(e));
+    }
+    return k;
+}
+
+bool names_id(const char* ids, const std::string& id) {
+    std::istringstream is(ids ? ids : "");
+    std::string one;
+    while (is >> one)
+        if (one == id) return true;
+    return false;
+}
+
+} // namespace
+
 // ------------------------------------------------------------------ runner --
 namespace {
 
@@ -366,7 +464,10 @@ void usage(FILE* out, const char* prog) {
                  "\n"
                  "Output is KTAP version 1. Exit codes: 0 nothing failed (skips allowed),\n"
                  "1 a test failed, 2 usage error, 4 every selected test was skipped.\n"
-                 "GMEM_KTAP_DIR=dir also writes the output to dir/<program>.ktap.\n",
+                 "GMEM_KTAP_DIR=dir also writes the output to dir/<program>.ktap.\n"
+                 "Known failures of the running kernel (ci/known-kernel-failures; another\n"
+                 "file: GMEM_KNOWN_FAILURES=path, none: GMEM_KNOWN_FAILURES=) report XFAIL,\n"
+                 "or XPASS (a failure: the entry is stale) when they pass.\n",
                  prog);
 }
 
@@ -607,6 +708,33 @@ int main(int argc, char** argv) {
         for (const auto& t : tests)
             std::printf("%s\t%s\n", t.name.c_str(), t.test->ids ? t.test->ids : "");
         return exit_pass;
+    }
+
+    // Known failures of this kernel (the compiled-in XFAIL_ADD ones win).
+    utsname uts{};
+    const std::string release = ::uname(&uts) == 0 ? uts.release : "";
+    const KnownFailures known = load_known_failures(release);
+    if (!known.error.empty()) {
+        std::fprintf(stderr, "%s: known failures: %s\n", prog, known.error.c_str());
+        return exit_usage;
+    }
+    const char* base_name = std::strrchr(prog, '/');
+    const std::string program = base_name ? base_name + 1 : prog;
+    std::deque<XfailInfo> runtime_xfails; // stable addresses for Selected::xfail
+    std::deque<std::string> runtime_reasons;
+    for (auto& t : tests) {
+        if (t.xfail) continue;
+        for (const auto& e : known.entries) {
+            const bool hit = e.id.empty() ? e.program == program &&
+                                                ::fnmatch(e.test.c_str(), t.name.c_str(), 0) == 0
+                                          : names_id(t.test->ids, e.id);
+            if (!hit) continue;
+            runtime_reasons.push_back(e.reason + " [known failure on " + release + ": " + e.where + "]");
+            runtime_xfails.push_back({t.variant ? t.variant->name : "none", t.test->name,
+                                      runtime_reasons.back().c_str()});
+            t.xfail = &runtime_xfails.back();
+            break;
+        }
     }
 
     std::vector<const Selected*> run;

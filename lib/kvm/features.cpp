@@ -1,6 +1,7 @@
 #include "gmem/kvm/features.hpp"
 #include "gmem/uapi/cap_uses.hpp"
 #include "gmem/util/limits.hpp"
+#include "gmem/util/not_tested.hpp"
 
 #include "gmem/kvm/kvm.hpp"
 
@@ -178,6 +179,11 @@ std::string Features::kvm_unusable_reason() const {
     case KvmAccess::error: return "cannot open " + kvm_path + ": " + access_error.describe();
     }
     return "unknown";
+}
+
+std::string Features::not_tested_line() const {
+    if (access == KvmAccess::ok) return "";
+    return std::string(util::not_tested_prefix) + util::kvm_unusable_prefix + kvm_unusable_reason();
 }
 
 std::string Features::kvm_na() const {

@@ -177,7 +177,12 @@ Result<void> Vm::try_set_memory_attributes(std::uint64_t gpa, std::uint64_t size
     a.address = gpa;
     a.size = size;
     a.attributes = attributes;
-    return as_void(xioctl(fd(), uapi::ioctl::set_memory_attributes, &a));
+    return try_set_memory_attributes_raw(a);
+}
+
+Result<void> Vm::try_set_memory_attributes_raw(const uapi::kvm_memory_attributes& a) const {
+    uapi::kvm_memory_attributes copy = a;
+    return as_void(xioctl(fd(), uapi::ioctl::set_memory_attributes, &copy));
 }
 
 Result<void> Vm::try_enable_cap(std::uint32_t cap, std::uint64_t arg0) const {

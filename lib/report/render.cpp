@@ -227,6 +227,16 @@ std::string ids_line(const std::vector<std::string>& ids, size_t indent) {
 std::string pad(const std::string& id) { return id.size() >= 10 ? id + " " : id + std::string(11 - id.size(), ' '); }
 
 std::string verdict(const Report& r) {
+    if (r.not_tested()) {
+        unsigned skip = 0, ids = 0;
+        for (const auto& row : r.rows) {
+            ++ids;
+            skip += row.status == Status::skip;
+        }
+        return gmem::util::not_tested_prefix + r.not_tested_reason() + ". This kernel's guest_memfd was not tested (" +
+               std::to_string(skip) + " of " + std::to_string(ids) +
+               " behaviour IDs SKIP; what PASSed needs no KVM)";
+    }
     if (!r.failed()) return "PASSED: nothing failed";
     std::vector<std::string> parts;
     if (r.programs.empty()) parts.push_back("no corpus program ran");
@@ -252,7 +262,10 @@ std::string to_markdown(const Report& r) {
     md << "| date | " << md_cell(r.meta.date) << " |\n";
     md << "| corpus version | " << md_cell(r.meta.corpus_version.empty() ? "unknown" : r.meta.corpus_version)
        << " |\n";
-    md << "| verdict | " << md_cell(verdict(r)) << " |\n\n";
+    if (!r.meta.ran_on.empty()) md << "| ran on | " << md_cell(r.meta.ran_on) << " |\n";
+    md << "| verdict | " << md_cell(verdict(r)) << " |\n";
+    if (r.not_tested() && !r.meta.in_vm) md << "| instead | " << md_cell(gmem::util::not_tested_hint) << " |\n";
+    md << "\n";
     probe_markdown(md, r.meta);
 
     md << "## Summary\n\n";
@@ -323,6 +336,7 @@ std::string to_terminal(const Report& r) {
     os << "guest_memfd conformance: kernel " << (r.meta.kernel_release.empty() ? "unknown" : r.meta.kernel_release)
        << ", corpus " << (r.meta.corpus_version.empty() ? "unknown" : r.meta.corpus_version) << ", "
        << r.meta.date << "\n";
+    if (!r.meta.ran_on.empty()) os << "ran on " << r.meta.ran_on << "\n";
     os << probe_line(r.meta) << "\n\n";
     counts_table(os, r, false);
 
@@ -385,6 +399,7 @@ std::string to_terminal(const Report& r) {
         os << "\n";
     }
     os << "\n" << verdict(r) << "\n";
+    if (r.not_tested() && !r.meta.in_vm) os << gmem::util::not_tested_hint << "\n";
     return os.str();
 }
 

@@ -292,6 +292,44 @@ bool Report::failed() const {
            !unattributed.empty() || !meta.input_problems.empty();
 }
 
+std::string Report::not_tested_reason() const {
+    if (meta.probe_json.empty()) return "";
+    const auto parsed = detail::parse_json(meta.probe_json);
+    if (!parsed || !parsed->is_object()) return "";
+    const json& pj = *parsed;
+    const auto kvm = pj.find("kvm");
+    if (kvm == pj.end() || !kvm->is_object()) return "";
+    const auto usable = kvm->find("usable");
+    if (usable == kvm->end() || !usable->is_boolean()) return "";
+    if (!usable->get<bool>()) {
+        const auto why = kvm->find("reason");
+        return gmem::util::kvm_unusable_prefix +
+               (why != kvm->end() && why->is_string() && !why->get<std::string>().empty()
+                    ? why->get<std::string>()
+                    : std::string("the probe says it is not usable"));
+    }
+    // KVM_CAP_GUEST_MEMFD on the VM types KVM creates: the corpus's checks
+    // gate on the VM's answer, so a kernel that says 1 on /dev/kvm but 0 on
+    // every VM type it creates (Debian's 6.12 without SEV hardware or
+    // KVM_SW_PROTECTED_VM) runs none of them, like one without guest_memfd
+    // (ci/kernel-matrix's negative control asks the same).
+    const auto types = pj.find("vm_types");
+    if (types == pj.end() || !types->is_array()) return ""; // not a probe we can read: no claim
+    std::string seen;
+    for (const auto& t : *types) {
+        if (!t.is_object() || !t.contains("created") || !t["created"].is_boolean() || !t["created"].get<bool>())
+            continue;
+        const json* cap = nullptr;
+        if (t.contains("caps") && t["caps"].is_object() && t["caps"].contains("KVM_CAP_GUEST_MEMFD"))
+            cap = &t["caps"]["KVM_CAP_GUEST_MEMFD"];
+        if (cap && cap->is_number_integer() && cap->get<long long>() > 0) return "";
+        const std::string name = t.contains("name") && t["name"].is_string() ? t["name"].get<std::string>() : "?";
+        seen += (seen.empty() ? "" : ", ") + name + " " + (cap && !cap->is_null() ? detail::dump(*cap) : "none");
+    }
+    return "KVM offers no guest_memfd: KVM_CAP_GUEST_MEMFD is 0 on every VM type it creates (" +
+           (seen.empty() ? std::string("it creates none") : seen) + ")";
+}
+
 namespace {
 
 // Text that is not UTF-8 made valid ("\\xNN" per bad byte), counting the bytes.
@@ -576,7 +614,14 @@ std::string to_json(const Report& r) {
         if (auto p = detail::parse_json<ojson>(r.meta.probe_json)) j["probe"] = std::move(*p);
     j["probe_note"] = r.meta.probe_note;
     j["input_problems"] = r.meta.input_problems;
+    j["ran_on"] = r.meta.ran_on;
+    j["in_vm"] = r.meta.in_vm;
     j["failed"] = r.failed();
+    // The verdict as the terminal and report.md state it (TOOLS-06): "failed",
+    // "not_tested" (with the reason and what to run instead) or "passed".
+    const std::string why = r.not_tested_reason();
+    j["verdict"] = {{"status", r.failed() ? "failed" : !why.empty() ? "not_tested" : "passed"},
+                    {"not_tested_reason", why}};
     ojson counts = ojson::array();
     for (const auto& c : r.counts())
         counts.push_back({{"section", c.prefix}, {"title", c.title},   {"ids", c.ids},
@@ -644,6 +689,8 @@ Expected<Report> report_from_json(std::string_view text) {
         }
         r.meta.probe_note = f.str_or("probe_note", "");
         r.meta.input_problems = f.strings_or("input_problems");
+        r.meta.ran_on = f.str_or("ran_on", "");
+        r.meta.in_vm = f.bool_or("in_vm", false);
         const json& sections = f.array("sections");
         for (std::size_t i = 0; i < sections.size(); ++i) {
             const Fields s(sections[i], item("sections", i));

@@ -152,7 +152,7 @@ const gmem::ktap::TestResult* find(const gmem::ktap::Document& d, const std::str
 
 // -l lists collection:program lines; selections and bad usage (exit 2,
 // nothing run) behave as in kselftest's runner.
-TEST(fake_tree_list_and_usage, "HARNESS-07") {
+TEST(fake_tree_list_and_usage, "TOOLS-05") {
     const FakeTree t;
     const TempDir elsewhere;
     const std::string runner = t.root + "/run_kselftest.sh";
@@ -189,7 +189,7 @@ TEST(fake_tree_list_and_usage, "HARNESS-07") {
 
 // One KTAP stream with every program as a subtest: pass, SKIP, exit=N,
 // TIMEOUT, a missing program; kselftest's exit codes; the per-program files.
-TEST_TIMEOUT(fake_tree_verdicts_and_exit_codes, 90, "HARNESS-01 HARNESS-02 HARNESS-04") {
+TEST_TIMEOUT(fake_tree_verdicts_and_exit_codes, 90, "TOOLS-05") {
     const FakeTree t;
     t.make_hook();
     const TempDir elsewhere;
@@ -268,7 +268,7 @@ TEST_TIMEOUT(fake_tree_verdicts_and_exit_codes, 90, "HARNESS-01 HARNESS-02 HARNE
 // Timeouts (scale, override, kselftest's numeric -o), program arguments
 // (after --, KSELFTEST_<PROGRAM>_ARGS), and the report only after every
 // corpus program ran without extra arguments.
-TEST(fake_tree_timeouts_arguments_report, "HARNESS-04 HARNESS-07") {
+TEST(fake_tree_timeouts_arguments_report, "TOOLS-05") {
     const FakeTree t;
     const TempDir elsewhere;
     const std::string runner = t.root + "/run_kselftest.sh";
@@ -318,7 +318,7 @@ TEST(fake_tree_timeouts_arguments_report, "HARNESS-04 HARNESS-07") {
 
 // The real tree: cmake --install into a temporary prefix, listed and run
 // (one nokvm collection) from another directory.
-TEST_TIMEOUT(installed_tree_lists_and_runs, 110, "HARNESS-01 HARNESS-02 HARNESS-07") {
+TEST_TIMEOUT(installed_tree_lists_and_runs, 110, "TOOLS-05") {
     TempDir tmp("gmem-install-test");
     fs::permissions(tmp.path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                   fs::perms::others_read | fs::perms::others_exec);

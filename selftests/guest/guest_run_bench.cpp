@@ -6,7 +6,9 @@
 //   guest_run_bench [iterations]      (default 20, 1 .. 100000)
 #include "gmem/guest/guest.hpp"
 #include "gmem/guest/payloads.hpp"
+#include "gmem/kvm/features.hpp"
 #include "gmem/kvm/gate.hpp"
+#include "gmem/util/not_tested.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -48,6 +50,11 @@ int main(int argc, char** argv) {
     if (argc > 2 || (argc == 2 && !parse_count(argv[1], &n))) {
         std::fprintf(stderr, "usage: %s [iterations]   (1 .. 100000, default 20)\n", argv[0]);
         return 2;
+    }
+    // Without KVM: the words every tool says (TOOLS-06), exit 4.
+    if (const std::string line = gmem::kvm::features().not_tested_line(); !line.empty()) {
+        std::printf("%s\n%s\n", line.c_str(), gmem::util::not_tested_hint);
+        return gmem::util::exit_not_tested;
     }
     if (auto why = gmem::kvm::Need().vm_type(gmem::uapi::kvm_x86_default_vm).missing()) {
         std::printf("SKIP: %s\n", why->c_str());

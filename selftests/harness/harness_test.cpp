@@ -6,11 +6,14 @@
 #include "gmem/util/ktap.hpp"
 #include "gmem/util/locate.hpp"
 #include "gmem/util/process.hpp"
+#include "gmem/util/tempdir.hpp"
 #include "gmem/util/text.hpp"
 #include "harness/harness.hpp"
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <sys/utsname.h>
 #include <string>
 #include <vector>
 
@@ -23,19 +26,24 @@ namespace {
 const std::string demo_mixed = gmem::util::helper_path("harness_demo", DEMO_MIXED);
 const std::string demo_skip = gmem::util::helper_path("harness_demo_skip", DEMO_SKIP);
 const std::string demo_pass = gmem::util::helper_path("harness_demo_pass", DEMO_PASS);
+// A demo whose tests name real behaviour IDs (report_test's recorded input).
+const std::string demo_ids = gmem::util::helper_path("../report/report_demo_alpha", DEMO_IDS);
 
 struct DemoRun {
     gmem::util::ProcessResult proc;
     gmem::ktap::Document doc;
 };
 
-DemoRun run_demo(const std::string& path, std::vector<std::string> args = {}) {
+// known: GMEM_KNOWN_FAILURES for the demo ("": none, so that the project's
+// ci/known-kernel-failures never touches the demos' verdicts).
+DemoRun run_demo(const std::string& path, std::vector<std::string> args = {},
+                 const std::string& known = "") {
     args.insert(args.begin(), path);
     // Sanitizer runtimes would turn SIGSEGV into a report and exit(1); the
     // checks want to see the harness's handling of a real crash.
     DemoRun r{gmem::util::run_capture(
                   args, {"ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:handle_abort=0:detect_leaks=0",
-                         "GMEM_KTAP_DIR="}),
+                         "GMEM_KTAP_DIR=", "GMEM_KNOWN_FAILURES=" + known}),
               {}};
     r.doc = gmem::ktap::parse(r.proc.out);
     return r;
@@ -287,6 +295,100 @@ TEST(command_line, "HARNESS-07") {
     const auto help = gmem::util::run_capture({demo_mixed, "-h"});
     EXPECT_EQ(help.exit_code, 0);
     EXPECT_NE(help.out.find("-r name  run specified test"), std::string::npos);
+}
+
+// Known failures read at run time (ci/known-kernel-failures' format): a listed
+// test that fails is XFAIL with the entry's reason and where it is listed, one
+// that passes is XPASS (a failure: the entry is stale), an entry for another
+// kernel changes nothing, an ID entry covers every test naming that ID, and
+// the rest of the program runs and counts as before.
+TEST(known_failures_file, "HARNESS-01") {
+    utsname u{};
+    ASSERT_EQ(::uname(&u), 0);
+    const gmem::util::TempDir dir("gmem-known");
+    const std::string list = dir / "known";
+    {
+        std::ofstream f(list);
+        f << "# a comment, then a blank line\n\n"
+          << "*        harness_demo:global.expect_fails_and_continues  kernel bug A (fixed by \"X\")\n"
+          << u.release << " harness_demo:fx.*.passes  kernel bug B\n"
+          << "no-such-kernel-* harness_demo:global.errno_wrong_value  another kernel's bug\n"
+          << "*        CAP-04  kernel bug C\n";
+    }
+    const DemoRun r = run_demo(demo_mixed,
+                               {"-r", "global.expect_fails_and_continues", "-r", "fx.small.passes", "-r",
+                                "fx.large.passes", "-r", "global.errno_wrong_value", "-r", "global.passes"},
+                               list);
+    EXPECT_EQ(r.proc.exit_code, 1);
+    const auto* xf = find(r, "global.expect_fails_and_continues");
+    ASSERT_TRUE(xf != nullptr);
+    EXPECT_TRUE(xf->ok);
+    EXPECT_STREQ(xf->directive, "XFAIL");
+    EXPECT_STREQ(xf->directive_text, std::string("kernel bug A (fixed by \"X\") [known failure on ") +
+                                         u.release + ": " + list + ":3]");
+    for (const char* name : {"fx.small.passes", "fx.large.passes"}) {
+        HARNESS_TRACE("%s", name);
+        const auto* xp = find(r, name);
+        ASSERT_TRUE(xp != nullptr);
+        EXPECT_FALSE(xp->ok);
+        EXPECT_STREQ(xp->directive, "XPASS");
+        EXPECT_TRUE(xp->directive_text.starts_with("kernel bug B [known failure on "));
+    }
+    const auto* other = find(r, "global.errno_wrong_value");
+    ASSERT_TRUE(other != nullptr);
+    EXPECT_FALSE(other->ok);
+    EXPECT_STREQ(other->directive, "");
+    const auto* pass = find(r, "global.passes");
+    ASSERT_TRUE(pass != nullptr);
+    EXPECT_TRUE(pass->ok);
+    EXPECT_STREQ(pass->directive, "");
+    EXPECT_TRUE(has_line(r.proc.out, "# Totals: pass:1 fail:1 xfail:1 xpass:2 skip:0 error:0"));
+
+    // An ID entry: CAP-04's failing test is XFAIL, its passing test XPASS;
+    // tests of other IDs keep their verdicts.
+    const DemoRun ids = run_demo(demo_ids, {"-r", "global.expect_fails", "-r", "global.passes_cap04", "-r",
+                                            "global.passes"},
+                                 list);
+    const auto* a = find(ids, "global.expect_fails");
+    const auto* b = find(ids, "global.passes_cap04");
+    const auto* c = find(ids, "global.passes");
+    ASSERT_TRUE(a != nullptr && b != nullptr && c != nullptr);
+    EXPECT_STREQ(a->directive, "XFAIL");
+    EXPECT_STREQ(b->directive, "XPASS");
+    EXPECT_STREQ(c->directive, "");
+    EXPECT_TRUE(c->ok);
+
+    // Without the file's entries the same tests give their raw verdicts.
+    const DemoRun raw = run_demo(demo_mixed, {"-r", "global.expect_fails_and_continues", "-r", "fx.small.passes"});
+    EXPECT_TRUE(has_line(raw.proc.out, "# Totals: pass:1 fail:1 xfail:0 xpass:0 skip:0 error:0"));
+}
+
+// A known-failures file that cannot be read, or a line that is not an entry:
+// exit 2 naming the file and line, nothing run.
+TEST(known_failures_bad_file, "HARNESS-01") {
+    const gmem::util::TempDir dir("gmem-known");
+    struct Case {
+        const char* text;
+        const char* message;
+    };
+    for (const Case c : {Case{"* harness_demo:global.passes\n", ":1: not '<kernel glob> <ID or PROGRAM:TEST> <reason>'"},
+                         Case{"# c\n* harness_demo a whole program\n",
+                              ":2: 'harness_demo' is neither a behaviour ID nor PROGRAM:TEST"},
+                         Case{"* NOPE-99 no such ID\n", ":1: NOPE-99 is not a behaviour ID of spec/BEHAVIORS.md"}}) {
+        HARNESS_TRACE("file: %s", c.text);
+        const std::string list = dir / "known";
+        {
+            std::ofstream f(list, std::ios::trunc);
+            f << c.text;
+        }
+        const DemoRun r = run_demo(demo_mixed, {"-r", "global.passes"}, list);
+        EXPECT_EQ(r.proc.exit_code, 2);
+        EXPECT_STREQ(r.proc.out, "");
+        EXPECT_NE(r.proc.err.find("known failures: " + list + c.message), std::string::npos);
+    }
+    const DemoRun missing = run_demo(demo_mixed, {"-r", "global.passes"}, dir / "absent");
+    EXPECT_EQ(missing.proc.exit_code, 2);
+    EXPECT_NE(missing.proc.err.find("known failures: " + (dir / "absent") + ": cannot read"), std::string::npos);
 }
 
 TEST_HARNESS_MAIN

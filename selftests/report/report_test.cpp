@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -906,6 +907,122 @@ TEST(tool_build_writes_reports, "TOOLS-02") {
     // show replays the short form and the verdict of a saved report.
     const auto shown = tool({"show", out.path + "/report.json"});
     EXPECT_EQ(shown.exit_code, 1);
+    EXPECT_STREQ(shown.out, r.out);
+}
+
+// ------------------------------------------------------------ TOOLS-06 --
+namespace {
+
+// The recorded run cut down to its program whose every test skips (nothing
+// failed), with the probe edited by `edit`: what a host or a kernel that
+// cannot test guest_memfd leaves behind.
+rep::Report skipped_run(const std::function<void(nlohmann::json&)>& edit, bool in_vm = false) {
+    auto inputs = rep::read_results(run_dir, junit);
+    if (!inputs) throw std::runtime_error(inputs.error().message);
+    std::vector<rep::ProgramInput> only;
+    for (auto& in : *inputs)
+        if (in.name == "report_demo_epsilon") only.push_back(in);
+    rep::Meta m = fixed_meta();
+    auto p = nlohmann::json::parse(m.probe_json);
+    edit(p);
+    m.probe_json = p.dump();
+    m.in_vm = in_vm;
+    return rep::build_report(spec_or_throw(spec_md), only, m);
+}
+
+void no_kvm(nlohmann::json& p) {
+    p["kvm"] = {{"path", "/dev/kvm"}, {"usable", false}, {"access", "missing"}, {"errno", "ENOENT"},
+                {"reason", "no /dev/kvm (ENOENT: No such file or directory)"}, {"api_version", nullptr}};
+}
+
+const std::string hint = gmem::util::not_tested_hint;
+
+} // namespace
+
+// No /dev/kvm: nothing failed, but the verdict is NOT TESTED with the probe's
+// reason, in the terminal (then what to run instead), in report.md and in
+// report.json; never PASSED.
+TEST(not_tested_without_kvm, "TOOLS-06") {
+    const rep::Report r = skipped_run(no_kvm);
+    EXPECT_FALSE(r.failed());
+    EXPECT_TRUE(r.not_tested());
+    EXPECT_STREQ(r.not_tested_reason(), "KVM cannot be used: no /dev/kvm (ENOENT: No such file or directory)");
+    const auto term = lines_of(rep::to_terminal(r));
+    ASSERT_GE(term.size(), 2U);
+    EXPECT_TRUE(term[term.size() - 2].starts_with(
+        "NOT TESTED: KVM cannot be used: no /dev/kvm (ENOENT: No such file or directory). This kernel's "
+        "guest_memfd was not tested ("));
+    EXPECT_STREQ(term.back(), hint);
+    const std::string md = rep::to_markdown(r);
+    EXPECT_NE(md.find("| verdict | NOT TESTED: KVM cannot be used: no /dev/kvm"), std::string::npos);
+    EXPECT_NE(md.find("| instead | To test a kernel without host KVM: ci/conformance --kernel NAME"),
+              std::string::npos);
+    EXPECT_EQ(md.find("PASSED"), std::string::npos);
+    const auto j = nlohmann::json::parse(rep::to_json(r));
+    EXPECT_STREQ(j.at("verdict").at("status").get<std::string>(), "not_tested");
+    EXPECT_FALSE(j.at("failed").get<bool>());
+    // Read back, the report keeps its verdict (gmem-report show).
+    auto back = rep::report_from_json(rep::to_json(r));
+    ASSERT_TRUE(back.has_value());
+    EXPECT_TRUE(back->not_tested());
+}
+
+// KVM opens but offers guest_memfd on no VM type it creates (6.1, or 6.12
+// without SW_PROTECTED_VM): NOT TESTED too, naming each type's answer. In a
+// VM a runner booted, no "instead" line (the runner is the way already).
+TEST(not_tested_without_guest_memfd, "TOOLS-06") {
+    const rep::Report r = skipped_run(
+        [](nlohmann::json& p) {
+            p["system"]["KVM_CAP_GUEST_MEMFD"] = 1; // /dev/kvm's answer does not count
+            for (auto& t : p["vm_types"]) t["caps"]["KVM_CAP_GUEST_MEMFD"] = t["created"].get<bool>() ? 0 : 1;
+        },
+        true);
+    EXPECT_TRUE(r.not_tested());
+    EXPECT_TRUE(r.not_tested_reason().starts_with(
+        "KVM offers no guest_memfd: KVM_CAP_GUEST_MEMFD is 0 on every VM type it creates (KVM_X86_DEFAULT_VM (0) 0"));
+    EXPECT_EQ(rep::to_terminal(r).find(hint), std::string::npos);
+    EXPECT_EQ(rep::to_markdown(r).find("| instead |"), std::string::npos);
+}
+
+// Where KVM works with guest_memfd, a run without failures PASSes as before
+// (features it lacks are SKIP rows); where something failed, FAILED wins
+// over NOT TESTED.
+TEST(not_tested_only_when_kvm_unusable, "TOOLS-06") {
+    const rep::Report ok = skipped_run([](nlohmann::json&) {});
+    EXPECT_FALSE(ok.not_tested());
+    EXPECT_TRUE(lines_of(rep::to_terminal(ok)).back().starts_with("PASSED: nothing failed"));
+    rep::Meta m = fixed_meta();
+    auto p = nlohmann::json::parse(m.probe_json);
+    no_kvm(p);
+    m.probe_json = p.dump();
+    auto inputs = rep::read_results(run_dir, junit);
+    ASSERT_TRUE(inputs.has_value());
+    const rep::Report failed = rep::build_report(spec_or_throw(spec_md), *inputs, m);
+    EXPECT_TRUE(failed.failed());
+    EXPECT_FALSE(failed.not_tested());
+    EXPECT_TRUE(lines_of(rep::to_terminal(failed)).back().starts_with("FAILED: "));
+}
+
+// The tool: build and show exit 4 for NOT TESTED (0 PASSED, 1 FAILED).
+TEST(tool_not_tested_exit_code, "TOOLS-06") {
+    const TempDir out;
+    fs::create_directories(out.path + "/ktap");
+    for (const char* f : {"report_demo_epsilon.ktap", "report_demo_epsilon.list"})
+        fs::copy_file(run_dir + "/" + f, out.path + "/ktap/" + f);
+    auto p = nlohmann::json::parse(slurp(data + "/probe.json"));
+    no_kvm(p);
+    {
+        std::ofstream f(out.path + "/probe.json");
+        f << p.dump();
+    }
+    const auto r = tool({"build", "--ktap-dir", out.path + "/ktap", "--spec", spec_md, "--probe",
+                         out.path + "/probe.json", "--ran-on", "this host", "--json", out.path + "/report.json",
+                         "--markdown", out.path + "/report.md"});
+    EXPECT_EQ(r.exit_code, 4);
+    EXPECT_STREQ(lines_of(r.out).back(), hint);
+    EXPECT_NE(slurp(out.path + "/report.md").find("| ran on | this host |"), std::string::npos);
+    const auto shown = tool({"show", out.path + "/report.json"});
+    EXPECT_EQ(shown.exit_code, 4);
     EXPECT_STREQ(shown.out, r.out);
 }
 

@@ -104,6 +104,10 @@ struct Features {
     const VmTypeInfo* vm_type(unsigned long type) const;
     // Why /dev/kvm cannot be used; empty when it can.
     std::string kvm_unusable_reason() const;
+    // "NOT TESTED: KVM cannot be used: <kvm_unusable_reason()>", the line
+    // every tool prints when KVM cannot be used (TOOLS-06,
+    // gmem/util/not_tested.hpp); empty when it can.
+    std::string not_tested_line() const;
     // Why the kernel could not answer a row of the probe, as gmem-probe shows
     // it ("n/a: no /dev/kvm", "n/a: no guest_memfd ..."); empty when it could.
     // For a VM type: not created, or no guest_memfd on it.

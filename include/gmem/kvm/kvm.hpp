@@ -151,6 +151,8 @@ class Vm {
     // Legacy per-VM attributes (KVM_SET_MEMORY_ATTRIBUTES on the VM fd).
     Result<void> try_set_memory_attributes(std::uint64_t gpa, std::uint64_t size,
                                            std::uint64_t attributes) const;
+    // The same with every field as given (flags included), for argument checks.
+    Result<void> try_set_memory_attributes_raw(const uapi::kvm_memory_attributes& a) const;
 
     Result<Vcpu> try_create_vcpu(unsigned id = 0) const;
     Vcpu create_vcpu(unsigned id = 0, SrcLoc loc = SrcLoc::current()) const;

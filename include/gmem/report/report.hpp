@@ -14,6 +14,8 @@
 //   no test names the ID                               -> NOT COVERED
 #pragma once
 
+#include "gmem/util/not_tested.hpp"
+
 #include "gmem/report/inputs.hpp"
 #include "gmem/report/spec.hpp"
 
@@ -86,6 +88,8 @@ struct Meta {
     // Inputs of the run that could not be used and were left out (a probe or
     // JUnit file of the wrong shape), each naming the file: they fail the run.
     std::vector<std::string> input_problems;
+    std::string ran_on;                    // where the programs ran ("this host", "QEMU VM ..."); "" = unknown
+    bool in_vm = false;                    // ran_on is a VM the runner booted (ci/run-kernel)
 };
 
 struct SectionCounts {
@@ -110,6 +114,13 @@ struct Report {
     // The run failed: no program ran, a FAIL row, a program problem, an
     // unknown ID, a failing test that names no ID or an input left out.
     bool failed() const;
+    // Why the kernel's guest_memfd was not tested at all (TOOLS-06), read
+    // from the probe: KVM could not be opened (no /dev/kvm, no permission, an
+    // error), or it answers KVM_CAP_GUEST_MEMFD 0 on /dev/kvm and on every VM
+    // type. "" when KVM was usable with guest_memfd, or there is no probe.
+    std::string not_tested_reason() const;
+    // Not failed, and not tested: the verdict NOT TESTED, exit code 4.
+    bool not_tested() const { return !failed() && !not_tested_reason().empty(); }
 };
 
 // Text from the programs (KTAP, test lists, names, CTest's details) is data:
