@@ -5,9 +5,31 @@
 # behaviour ID of OUT/report.md (set "behaviours": PASS and observe -> pass,
 # FAIL -> fail, SKIP, XFAIL and NOT COVERED -> skip), whose text goes to the
 # log. Outside LAVA (no lava-test-case) it prints what it would record.
+# With GMEM_LAVA_CAPTURE=true (the definition's CAPTURE) it first prints the
+# run's files into the log, framed as ci/vm/init frames them for its host
+# ("@@GMEM FILE NAME", each line prefixed "|", "@@GMEM EOF NAME"):
+# kselftest.ktap, ktap/<program>.ktap (its log when it wrote no KTAP),
+# probe.json and dmesg.txt, so that the per-behaviour report can be rebuilt
+# from the LAVA log alone (ci/lava/run-lava does, with ci/vm/lib.sh).
 #   ci/lava/lava-results.sh OUT
 out=${1:?usage: lava-results.sh OUTPUT_DIR}
 [ -f "$out/kselftest.ktap" ] || { echo "lava-results.sh: no $out/kselftest.ktap" >&2; exit 2; }
+if [ "${GMEM_LAVA_CAPTURE:-false}" = true ]; then
+    send_file() { # name path
+        echo "@@GMEM FILE $1"
+        sed 's/^/|/' "$2"
+        echo "@@GMEM EOF $1"
+    }
+    send_file kselftest.ktap "$out/kselftest.ktap"
+    for log in "$out"/log/*.log; do
+        [ -f "$log" ] || continue
+        p=${log##*/}
+        p=${p%.log}
+        if [ -f "$out/ktap/$p.ktap" ]; then send_file "ktap/$p.ktap" "$out/ktap/$p.ktap"; else send_file "ktap/$p.ktap" "$log"; fi
+    done
+    [ -f "$out/probe.json" ] && send_file probe.json "$out/probe.json"
+    dmesg >"$out/dmesg.txt" 2>&1 && send_file dmesg.txt "$out/dmesg.txt"
+fi
 if command -v lava-test-case >/dev/null 2>&1; then
     test_case() { lava-test-case "$1" --result "$2"; }
     test_set() { lava-test-set "$1" "$2"; }

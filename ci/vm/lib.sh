@@ -203,6 +203,83 @@ vm_pick_accel() { # auto|kvm|tcg
         ;;
     *) vm_die 2 "--accel must be auto, kvm or tcg (got '$want')" ;;
     esac
+    # Defaults that follow: with TCG one vCPU (two wedge QEMU 7.2's emulated
+    # nested SVM in about half the runs that run guest code) and timeouts x3.
+    if [ "$VM_ACCEL" = tcg ]; then VM_SMP_DEFAULT=1 VM_SCALE_DEFAULT=3; else VM_SMP_DEFAULT=2 VM_SCALE_DEFAULT=1; fi
+}
+
+# The kernel command line of the test VM (before a kernel's own --append):
+# the console on the first serial port, /init of the initramfs as PID 1.
+VM_CMDLINE="console=ttyS0 quiet panic=-1 no_timer_check rdinit=/init"
+
+# The QEMU machine (after vm_pick_accel): accelerator, CPU model, RAM (MiB),
+# CPUs and NUMA nodes (N memory backends, the RAM split evenly, one node
+# each; the CPUs on node 0), no default devices, no display, no reboot. Sets
+# the array VM_QEMU_MACHINE (and VM_QEMU_WORDS, the same in words); the caller adds kernel, initramfs and serial
+# ports (ci/run-kernel: two files; ci/lava/run-lava: LAVA's stdio).
+vm_qemu_machine() { # mem smp numa
+    local mem=$1 smp=$2 numa=$3 i
+    VM_QEMU_MACHINE=(-accel "$VM_ACCEL" -cpu "$VM_CPU" -m "$mem" -smp "$smp"
+        -nodefaults -no-user-config -display none -no-reboot)
+    # In words, for the reports: "-cpu max, 1 CPU(s), 2048 MiB, 2 NUMA nodes".
+    VM_QEMU_WORDS="-cpu $VM_CPU, $smp CPU(s), $mem MiB"
+    if [ "$numa" -gt 1 ]; then VM_QEMU_WORDS="$VM_QEMU_WORDS, $numa NUMA nodes"; fi
+    if [ "$numa" -gt 1 ]; then
+        [ $((mem % numa)) -eq 0 ] || vm_die 2 "--mem $mem does not split evenly into $numa NUMA nodes"
+        for ((i = 0; i < numa; i++)); do
+            VM_QEMU_MACHINE+=(-object "memory-backend-ram,id=gmem-ram$i,size=$((mem / numa))M")
+            if [ $i -eq 0 ]; then
+                VM_QEMU_MACHINE+=(-numa "node,nodeid=0,cpus=0-$((smp - 1)),memdev=gmem-ram0")
+            else
+                VM_QEMU_MACHINE+=(-numa "node,nodeid=$i,memdev=gmem-ram$i")
+            fi
+        done
+    fi
+}
+
+# `cmake --install BUILD` into INST (the tree a user of the tarball gets);
+# exit 2 when the build is not built or predates install support.
+vm_install_build() { # build inst log
+    local build=$1 inst=$2 log=$3
+    cmake --install "$build" --prefix "$inst" >"$log" 2>&1 ||
+        vm_die 2 "cmake --install $build failed (build it first: cmake --build $build): $(grep -m1 -i 'error' "$log")"
+    [ -f "$inst/run_kselftest.sh" ] && [ -f "$inst/kselftest-list.txt" ] ||
+        vm_die 2 "cmake --install $build made no run_kselftest.sh / kselftest-list.txt (a build configured before install support: reconfigure it)"
+}
+
+# The installed tree's place in the VM.
+VM_SELFTESTS=/opt/gmem-selftests
+
+# The initramfs root in STAGE: busybox, ci/vm/init as /init, the KVM modules
+# of MODDIR (empty: KVM built in) and the installed tree INST at
+# $VM_SELFTESTS, its programs (ELF files) again through vm_stage_program:
+# debug info stripped, the host's glibc beside. The caller writes
+# STAGE/gmem/config (and run.args), then vm_pack_initramfs.
+vm_stage_root() { # stage inst moddir release
+    local stage=$1 inst=$2 moddir=$3 release=$4 f
+    mkdir -p "$stage/bin" "$stage/gmem" "$stage/dev" "$stage/proc" "$stage/sys" "$stage/tmp"
+    cp /bin/busybox "$stage/bin/busybox"
+    install -m 0755 "$GMEM_ROOT/ci/vm/init" "$stage/init"
+    if [ -n "$moddir" ]; then
+        vm_note "kernel $release, modules from $moddir"
+        vm_stage_modules "$moddir" "$stage"
+    else
+        vm_note "kernel $release, no modules directory: KVM must be built in"
+    fi
+    mkdir -p "$stage$VM_SELFTESTS"
+    cp -a "$inst/." "$stage$VM_SELFTESTS/"
+    while IFS= read -r f; do
+        if [ "$(od -An -tx1 -N4 "$inst/$f" | tr -d ' ')" = 7f454c46 ]; then
+            vm_stage_program "$inst/$f" "$stage" "$VM_SELFTESTS/$f"
+        fi
+    done < <(cd "$inst" && find . -type f | sed 's|^\./||')
+}
+
+# STAGE as a gzip-compressed newc cpio archive (what -initrd and LAVA's
+# ramdisk "compression: gz, format: cpio.newc" take).
+vm_pack_initramfs() { # stage file
+    (cd "$1" && find . | cpio -o -H newc --quiet | gzip -1) >"$2" ||
+        vm_die 3 "cannot build the initramfs"
 }
 
 # Quote a string for busybox sh (single quotes).

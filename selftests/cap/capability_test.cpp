@@ -271,7 +271,14 @@ TEST(create_vm_every_type_number, "CAP-05") {
            types);
 }
 
-// CAP-02: caps non-zero => KVM_CREATE_GUEST_MEMFD (flags 0) works.
+// CAP-02: caps non-zero => KVM_CREATE_GUEST_MEMFD (flags 0) works;
+// KVM_CAP_GUEST_MEMFD 0 => it does not. api.rst, "Capability: which KVM
+// extension provides this ioctl ... a KVM_CAP_xyz constant that can be
+// checked with KVM_CHECK_EXTENSION", and 4.142 KVM_CREATE_GUEST_MEMFD names
+// KVM_CAP_GUEST_MEMFD; KVM_CHECK_EXTENSION returns 0 for an extension that is
+// not supported. An ioctl that works while its extension answers 0 makes every
+// user that asks first (QEMU, this corpus) lose a working feature, and makes
+// all of this corpus's guest_memfd checks SKIP on a kernel that has it.
 TEST_F(vm, guest_memfd_iff_caps, "CAP-02") {
     REQUIRE(Need().vm_type(variant->type));
     const auto [kvm, vm, type_name] = open_type_vm(variant->type);
@@ -287,9 +294,17 @@ TEST_F(vm, guest_memfd_iff_caps, "CAP-02") {
     const auto g = vm.try_create_guest_memfd(gmem::page_size(), 0);
     if (gmem != 0 && mem2 != 0) {
         EXPECT_OK(g);
+    } else if (gmem == 0) {
+        // Which errno is not documented (ENOTTY where the kernel has no
+        // guest_memfd: kvm_main.c passes the ioctl on to the arch); only
+        // that it fails.
+        TH_LOG("%s: KVM_CAP_GUEST_MEMFD is 0; KVM_CREATE_GUEST_MEMFD answers %s (expected: a failure)",
+               type_name.c_str(), g ? "success" : g.error().describe().c_str());
+        EXPECT_FALSE(g.has_value());
     } else {
-        // Nothing documents the answer of a kernel without the caps.
-        OBSERVE("caps missing; KVM_CREATE_GUEST_MEMFD answers %s",
+        // KVM_CAP_USER_MEMORY2 missing alone: guest_memfd may exist but
+        // cannot be bound; nothing documents what creation answers then.
+        OBSERVE("KVM_CAP_USER_MEMORY2 0; KVM_CREATE_GUEST_MEMFD answers %s",
                 g ? "success" : g.error().describe().c_str());
     }
 }

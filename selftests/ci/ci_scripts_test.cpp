@@ -11,9 +11,12 @@
 // was called.
 //
 // Behaviour IDs: TOOLS-03 (run-kernel and bisect-kernel: documented exit
-// codes, bad input -> a message and exit 2) and TOOLS-04 (build-kernel: the
+// codes, bad input -> a message and exit 2), TOOLS-04 (build-kernel: the
 // same recipe gives the same cached image, a patch that does not apply stops
-// the build naming the patch and the file) of spec/BEHAVIORS.md; beside them
+// the build naming the patch and the file) and TOOLS-05 (ci/lava/run-lava:
+// bad input, and its verdicts from LAVA's log stream, never from lava-run's
+// exit code; the real LAVA run is ci/test's lava step) of spec/BEHAVIORS.md;
+// beside them
 // the harness's own: HARNESS-07 (an unknown option prints usage and exits 2,
 // nothing run) for the scripts' usage errors, HARNESS-01 (exit status from
 // PASS / FAIL / SKIP results) for the checker's verdicts, and HARNESS-02
@@ -30,6 +33,7 @@
 #include "gmem/util/text.hpp"
 #include "harness/harness.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -56,7 +60,9 @@ const std::string run_kernel = source_dir + "/ci/run-kernel";
 const std::string bisect_kernel = source_dir + "/ci/bisect-kernel";
 const std::string kernel_matrix = source_dir + "/ci/kernel-matrix";
 const std::string build_kernel = source_dir + "/ci/build-kernel";
+const std::string mutate_kernel = source_dir + "/ci/mutate-kernel";
 const std::string check_nc = source_dir + "/ci/vm/check-negative-control";
+const std::string run_lava = source_dir + "/ci/lava/run-lava";
 
 // What the gates print when a kernel has no guest_memfd (kvm/gate.cpp).
 const std::string no_gmem_reason = "KVM_CAP_GUEST_MEMFD is 0 on KVM_X86_DEFAULT_VM (0)";
@@ -84,7 +90,7 @@ std::string chomp(std::string s) {
 // package managers, the kernel fetch, CTest/CMake, the VM.
 const std::initializer_list<const char*> all_stubs = {
     "apt-get", "apt-cache", "apt", "dpkg", "dpkg-query", "dpkg-deb", "qemu-system-x86_64",
-    "cmake", "ctest", "sudo", "curl", "wget", "git"};
+    "cmake", "ctest", "sudo", "curl", "wget", "git", "lava-run"};
 
 // A directory of stand-ins, put first on PATH: each logs "name args" to the
 // log file and exits 97.
@@ -435,52 +441,77 @@ TEST(negative_control_reads_harness_output, "HARNESS-02") {
 }
 
 // ------------------------------------------------------------ run-kernel --
+namespace {
+
+// Inputs for bad-usage cases: a bzImage as far as the scripts look
+// (vm_image_release: the setup header's "HdrS" at 0x202, kernel_version,
+// relative to 0x200, at 0x20e), a file that is not one, and a directory
+// that is not a CMake build.
+struct BadInputs {
+    TempDir dir;
+    std::string image = dir / "bzImage";
+    std::string not_image = dir / "vmlinuz";
+    std::string not_build = dir / "not-a-build";
+    bool ok = false;
+    BadInputs() {
+        std::string header(1024, '\0');
+        header.replace(0x202, 4, "HdrS");
+        header[0x20e] = 0x00;
+        header[0x20f] = 0x01; // 0x100 + 0x200 = 0x300
+        header.replace(0x300, 22, "6.99.0-fake (test) #1");
+        std::error_code ec;
+        ok = write_file(image, header) && write_file(not_image, std::string(1024, 'x')) &&
+             fs::create_directory(not_build, ec);
+    }
+};
+
+struct UsageCase {
+    std::vector<std::string> args;
+    std::string message;
+};
+
+// Each case ends at argument checking with exit 2 and `message` on stderr
+// (and, with quiet_stdout, nothing on stdout): no stub is called and no work
+// directory is left in TMPDIR.
+void expect_bad_usage(const std::string& script, const std::vector<UsageCase>& cases,
+                      bool quiet_stdout) {
+    const std::string name = fs::path(script).filename();
+    for (const auto& c : cases) {
+        std::string cmd;
+        for (const auto& a : c.args) cmd += " '" + a + "'";
+        HARNESS_TRACE("%s%s", name.c_str(), cmd.c_str());
+        const TempDir tmp;
+        const Stubs stubs;
+        auto env = stubs.env();
+        env.push_back("TMPDIR=" + tmp.path);
+        const auto r = run(script, c.args, env);
+        EXPECT_RUN(r, 2, err, c.message);
+        if (quiet_stdout) EXPECT_STREQ(r.out, "");
+        EXPECT_NO_CALLS(stubs);
+        EXPECT_TRUE(fs::is_empty(tmp.path));
+    }
+}
+
+} // namespace
+
 // Every case ends at argument checking: no stub (dpkg-query, apt-get, ctest,
 // qemu-system-x86_64) is called and no work directory is left in TMPDIR.
 TEST(run_kernel_bad_usage, "TOOLS-03 HARNESS-07") {
-    TempDir d;
-    // Only the boot-protocol setup header run-kernel reads: "HdrS" at 0x202,
-    // kernel_version (a pointer relative to 0x200) at 0x20e.
-    std::string header(1024, '\0');
-    header.replace(0x202, 4, "HdrS");
-    header[0x20e] = 0x00;
-    header[0x20f] = 0x01; // 0x100 + 0x200 = 0x300
-    header.replace(0x300, 22, "6.99.0-fake (test) #1");
-    const std::string image = d / "bzImage";
-    ASSERT_TRUE(write_file(image, header));
-    const std::string not_image = d / "vmlinuz";
-    ASSERT_TRUE(write_file(not_image, std::string(1024, 'x')));
-    const std::string not_build = d / "not-a-build";
-    ASSERT_TRUE(fs::create_directory(not_build));
-    struct Case {
-        std::vector<std::string> args;
-        std::string message;
-    };
-    const Case cases[] = {
+    const BadInputs in;
+    ASSERT_TRUE(in.ok);
+    const auto& image = in.image;
+    expect_bad_usage(run_kernel, {
         {{"--frobnicate"}, "run-kernel: unknown option '--frobnicate'"},
         {{}, "run-kernel: no kernel: give -k IMAGE or --deb PACKAGE"},
         {{"-k", "/nonexistent/bzImage"}, "kernel image /nonexistent/bzImage: no such file"},
         {{"-k", image, "--mem", "abc"}, "--mem needs a number of MiB (got 'abc')"},
         {{"-k", image, "--accel", "foo"}, "--accel must be auto, kvm or tcg (got 'foo')"},
-        {{"-k", image, "-b", not_build}, "build directory " + not_build + " is not a configured CMake build"},
+        {{"-k", image, "-b", in.not_build}, "build directory " + in.not_build + " is not a configured CMake build"},
         {{"-k"}, "option -k needs a value"},
         {{"-k", image, "extra"}, "unexpected argument 'extra' (program arguments go after --"},
-        {{"-k", not_image, "-b", binary_dir},
-         "run-kernel: " + not_image + " is not an x86 bzImage (no HdrS setup header)"},
-    };
-    for (const auto& c : cases) {
-        std::string cmd;
-        for (const auto& a : c.args) cmd += " '" + a + "'";
-        HARNESS_TRACE("run-kernel%s", cmd.c_str());
-        const TempDir tmp;
-        const Stubs stubs;
-        auto env = stubs.env();
-        env.push_back("TMPDIR=" + tmp.path);
-        const auto r = run(run_kernel, c.args, env);
-        EXPECT_RUN(r, 2, err, c.message);
-        EXPECT_NO_CALLS(stubs);
-        EXPECT_TRUE(fs::is_empty(tmp.path));
-    }
+        {{"-k", in.not_image, "-b", binary_dir},
+         "run-kernel: " + in.not_image + " is not an x86 bzImage (no HdrS setup header)"},
+    }, false);
 }
 
 TEST(run_kernel_help, "TOOLS-03 HARNESS-07") {
@@ -579,6 +610,169 @@ TEST(kernel_matrix_bad_usage, "HARNESS-07") {
     EXPECT_NO_CALLS(stubs);
 }
 
+// -------------------------------------------------------------- run-lava --
+// Bad input is 2 with a message, decided before any package check
+// (dpkg-query), install, initramfs or lava-run; no work directory is left.
+TEST(run_lava_bad_usage, "TOOLS-05 HARNESS-07") {
+    const BadInputs in;
+    ASSERT_TRUE(in.ok);
+    const auto& image = in.image;
+    const std::string dir = in.dir.path;
+    expect_bad_usage(run_lava, {
+        {{"--frobnicate"}, "run-lava: unknown option '--frobnicate'"},
+        {{}, "run-lava: give one kernel: a ci/kernels.list NAME, -k IMAGE or --deb PACKAGE"},
+        {{"lab", "-k", image}, "run-lava: give one kernel"},
+        {{"lab", "conv-inplace"}, "run-lava: one kernel name only (got 'lab' and 'conv-inplace')"},
+        {{"no-such-kernel"}, "run-lava: unknown kernel 'no-such-kernel' (ci/kernels.list has: 6.1 "},
+        {{"-k", "/nonexistent/bzImage"}, "run-lava: kernel image /nonexistent/bzImage: no such file"},
+        {{"-k", in.not_image}, "run-lava: " + in.not_image + " is not an x86 bzImage (no HdrS setup header)"},
+        {{"-k", image, "--numa", "9"}, "run-lava: --numa needs a node count from 1 to 8 (got '9')"},
+        {{"-k", image, "--mem", "0"}, "run-lava: --mem needs a number of MiB (got '0')"},
+        {{"-k", image, "--accel", "foo"}, "run-lava: --accel must be auto, kvm or tcg (got 'foo')"},
+        {{"-k", image, "--timeout"}, "run-lava: option --timeout needs a value"},
+        {{"-k", image, "-b", in.not_build}, "run-lava: build directory " + in.not_build + " is not a configured CMake build"},
+        {{"-k", image, "--compare", in.not_build}, "run-lava: --compare " + in.not_build + ": not a ci/run-kernel result directory"},
+        {{"-k", image, "--compare", dir, "--no-compare"}, "run-lava: --compare and --no-compare are exclusive"},
+        {{"-m", dir, "lab"}, "run-lava: -m/--modules goes with -k IMAGE"},
+    }, true);
+    const Stubs stubs;
+    const auto help = run(run_lava, {"--help"}, stubs.env());
+    EXPECT_RUN(help, 0, out, "never from its exit code");
+    EXPECT_TRUE(contains(help.out, "  3  host setup or LAVA failed"));
+    EXPECT_TRUE(contains(help.out, "  7  no /dev/kvm inside the VM"));
+    EXPECT_NO_CALLS(stubs);
+}
+
+namespace {
+
+// One line of lava-run's log stream (its stderr): a flow mapping, as LAVA's
+// logger writes it.
+std::string lava_line(const std::string& lvl, const std::string& msg) {
+    return "{\"dt\": \"2026-01-01T00:00:00.000000\", \"lvl\": \"" + lvl + "\", \"msg\": " + msg + "}\n";
+}
+std::string lava_target(const std::string& text) {
+    return lava_line("target", "\"" + text + "\"");
+}
+std::string lava_case(const std::string& definition, const std::string& set,
+                      const std::string& name, const std::string& result) {
+    return lava_line("results", "{\"case\": \"" + name + "\", \"definition\": \"" + definition +
+                                    "\", " + (set.empty() ? "" : "\"set\": \"" + set + "\", ") +
+                                    "\"result\": \"" + result + "\"}");
+}
+
+// run-lava past its argument checks with nothing installed or booted: the
+// package check finds everything installed, `cmake --install` lays out an
+// empty installed tree, lava-run prints the log stream `log` and exits 0
+// (as the real one does whatever the test cases say); busybox, cpio, git
+// and the log reader (python3 with PyYAML) are the real ones. Returns false
+// (after saying why) when one of those is missing here.
+bool lava_prerequisites() {
+    for (const char* f : {"/bin/busybox", "/usr/bin/python3", "/usr/bin/cpio", "/usr/bin/git"}) {
+        if (!fs::exists(f)) {
+            TH_LOG("%s is missing", f);
+            return false;
+        }
+    }
+    return gmem::util::run_capture({"/usr/bin/python3", "-c", "import yaml"}).exit_code == 0;
+}
+
+ProcessResult run_lava_on_log(const TempDir& d, const std::string& log,
+                              const std::vector<std::string>& extra) {
+    const Stubs stubs;
+    stubs.answer("dpkg-query", "echo 'install ok installed'\n");
+    // cmake --install BUILD --prefix DIR
+    stubs.answer("cmake", "while [ $# -gt 0 ]; do [ \"$1\" = --prefix ] && p=$2; shift; done\n"
+                          "mkdir -p \"$p\" && : >\"$p/run_kselftest.sh\" && : >\"$p/kselftest-list.txt\"\n");
+    stubs.answer("git", "exec /usr/bin/git \"$@\"\n");
+    const std::string logfile = d / "lava.stream";
+    EXPECT_TRUE(write_file(logfile, log));
+    stubs.answer("lava-run", "cat '" + logfile + "' >&2\nexit 0\n");
+    const BadInputs in;
+    EXPECT_TRUE(in.ok);
+    std::vector<std::string> args = {"-k", in.image, "-b", binary_dir, "-o", d / "out"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto env = stubs.env();
+    env.push_back("TMPDIR=" + d.path);
+    return run(run_lava, args, env);
+}
+
+// What the job prints when it ran: /init's markers, one program's KTAP
+// framed by lava-results.sh, and the definition's end.
+std::string ran_one_program(const std::string& program_result, const std::string& id_result) {
+    return lava_target("@@GMEM READY 6.99.0-fake") + lava_target("@@GMEM KVM ok cpu virtualization: amd") +
+           lava_target("@@GMEM FILE ktap/demo.ktap") + lava_target("|KTAP version 1") +
+           lava_target("|1..1") + lava_target("|ok 1 global.demo") + lava_target("@@GMEM EOF ktap/demo.ktap") +
+           lava_case("0_gmem-selftests", "programs", "demo.demo", program_result) +
+           lava_case("0_gmem-selftests", "behaviours", "CAP-01", id_result) +
+           lava_case("lava", "", "0_gmem-selftests", "pass") + lava_case("lava", "", "job", "pass");
+}
+
+} // namespace
+
+// The verdict comes from the test cases in the log stream: lava-run exits 0
+// and the job passes, yet a failed program case is a failure (1), named.
+TEST(run_lava_verdict_from_the_log, "TOOLS-05") {
+    if (!lava_prerequisites()) SKIP("needs busybox-static, cpio, git and python3-yaml (ci/test lava installs them)");
+    TempDir d;
+    const auto r = run_lava_on_log(d, ran_one_program("fail", "pass"), {"--no-compare"});
+    EXPECT_RUN(r, 1, out, "FAILED in LAVA: demo.demo");
+    EXPECT_TRUE(contains(r.out, "lava-run: exit 0, job pass"));
+    EXPECT_TRUE(has_line(r.out, "fail   demo.demo"));
+    // The KTAP the job printed is back as a file.
+    EXPECT_STREQ(read_file(d / "out/ktap/demo.ktap"), "KTAP version 1\n1..1\nok 1 global.demo\n");
+    // The job that LAVA ran: the test definition from a git repository, the
+    // kernel and the initramfs as file:// URLs in tmpfs, LAVA's overlay in it.
+    const std::string job = read_file(d / "out/job.yaml");
+    EXPECT_TRUE(contains(job, "    - from: git\n"));
+    EXPECT_TRUE(contains(job, "      path: ci/lava/gmem-selftests.yaml\n"));
+    EXPECT_TRUE(contains(job, "        overlays: {lava: true}\n"));
+    EXPECT_TRUE(contains(job, "        url: file://"));
+    EXPECT_TRUE(contains(job, "/bzImage\n        image_arg: '-kernel {kernel} -append \""));
+    EXPECT_TRUE(contains(read_file(d / "out/device.yaml"), "          command: qemu-system-x86_64\n"));
+}
+
+// A job that never reached the test definition (no shell, a refused job) is
+// a host/LAVA failure (3), not a pass: lava-run's exit 0 says nothing.
+TEST(run_lava_job_did_not_run, "TOOLS-05") {
+    if (!lava_prerequisites()) SKIP("needs busybox-static, cpio, git and python3-yaml (ci/test lava installs them)");
+    TempDir d;
+    const std::string log =
+        lava_line("error", "\"JobError: Your job cannot terminate cleanly.\"") +
+        lava_line("results", "{\"case\": \"job\", \"definition\": \"lava\", \"error_msg\": "
+                             "\"login-action timed out after 300 seconds\", \"result\": \"fail\"}");
+    const auto r = run_lava_on_log(d, log, {"--no-compare"});
+    EXPECT_RUN(r, 3, out, "LAVA JOB DID NOT RUN THE CORPUS: job fail, lava-run exit 0");
+    EXPECT_TRUE(contains(r.out, "JobError: Your job cannot terminate cleanly."));
+}
+
+// No /dev/kvm in the VM (/init's marker) is 7, as with ci/run-kernel.
+TEST(run_lava_no_kvm, "TOOLS-05") {
+    if (!lava_prerequisites()) SKIP("needs busybox-static, cpio, git and python3-yaml (ci/test lava installs them)");
+    TempDir d;
+    const std::string log = lava_target("@@GMEM READY 6.99.0-fake") +
+                            lava_target("@@GMEM KVM MISSING no /dev/kvm (cpu virtualization flag: none)") +
+                            lava_case("lava", "", "job", "fail");
+    const auto r = run_lava_on_log(d, log, {"--no-compare"});
+    EXPECT_RUN(r, 7, out, "NO /dev/kvm IN THE VM: no /dev/kvm (cpu virtualization flag: none)");
+}
+
+// A verdict that differs from ci/run-kernel's is printed and fails (1), even
+// when LAVA's own cases all pass.
+TEST(run_lava_difference_from_run_kernel, "TOOLS-05") {
+    if (!lava_prerequisites()) SKIP("needs busybox-static, cpio, git and python3-yaml (ci/test lava installs them)");
+    TempDir d;
+    const std::string rk = d / "run-kernel";
+    ASSERT_TRUE(fs::create_directory(rk));
+    // run-kernel's runner stream: the program failed there.
+    ASSERT_TRUE(write_file(rk + "/kselftest.ktap",
+                           "TAP version 13\n1..1\n# selftests: demo: demo\nnot ok 1 selftests: demo: demo # exit=1\n"));
+    const auto r = run_lava_on_log(d, ran_one_program("pass", "pass"), {"--compare", rk});
+    EXPECT_RUN(r, 1, out, "DIFFERENT from ci/run-kernel (" + rk + ")");
+    EXPECT_TRUE(has_line(r.out, "  programs  demo.demo  LAVA pass, run-kernel fail"));
+    // run-kernel has no report: LAVA's ID has nothing to equal.
+    EXPECT_TRUE(has_line(r.out, "  behaviours  CAP-01  LAVA pass, run-kernel: none"));
+}
+
 // --------------------------------------------------------- conformance --
 // TOOLS-06's entry point: which kernel is checked before anything is
 // installed, built or booted; bad input is a message and exit 2.
@@ -650,6 +844,26 @@ struct FakeTree {
              write_file(path + "/scripts/kconfig/merge_config.sh", "#!/bin/sh\nexit 99\n");
     }
 };
+
+// `script` with `args` stops at its argument checks: exit 2 with `message` on
+// stderr, nothing on stdout, none of the stubs `names` called, and no cache
+// or work directory made.
+void expect_bad_usage(const std::string& script, const std::vector<std::string>& args,
+                      const std::string& message, std::initializer_list<const char*> names) {
+    std::string cmd;
+    for (const auto& a : args) cmd += " '" + a + "'";
+    HARNESS_TRACE("%s%s", fs::path(script).filename().c_str(), cmd.c_str());
+    const TempDir tmp;
+    const Stubs stubs(names);
+    auto env = stubs.env();
+    env.push_back("TMPDIR=" + tmp.path);
+    env.push_back("GMEM_KERNEL_CACHE=" + tmp / "cache");
+    const auto r = run(script, args, env);
+    EXPECT_RUN(r, 2, err, message);
+    EXPECT_STREQ(r.out, "");
+    EXPECT_NO_CALLS(stubs);
+    EXPECT_TRUE(fs::is_empty(tmp.path)); // no cache, no work directory
+}
 
 // One format-patch file changing `file` from `before` to `after` (one line each,
 // the line before them as context).
@@ -751,25 +965,106 @@ TEST(build_kernel_bad_usage, "TOOLS-04 HARNESS-07") {
         {{"--tree", tree.path, "-c", good, "-s", "/nonexistent/series"},
          "build-kernel: --series /nonexistent/series: no such file or directory"},
     };
-    for (const auto& c : cases) {
-        std::string cmd;
-        for (const auto& a : c.args) cmd += " '" + a + "'";
-        HARNESS_TRACE("build-kernel%s", cmd.c_str());
-        const TempDir tmp;
-        const Stubs stubs({"apt-get", "apt-cache", "apt", "dpkg", "dpkg-query", "dpkg-deb", "make",
-                           "gcc", "git", "curl", "wget", "sudo"});
-        auto env = stubs.env();
-        env.push_back("TMPDIR=" + tmp.path);
-        env.push_back("GMEM_KERNEL_CACHE=" + tmp / "cache");
-        const auto r = run(build_kernel, c.args, env);
-        EXPECT_RUN(r, 2, err, c.message);
-        EXPECT_STREQ(r.out, "");
-        EXPECT_NO_CALLS(stubs);
-        EXPECT_TRUE(fs::is_empty(tmp.path)); // no cache, no work directory
-    }
+    for (const auto& c : cases)
+        expect_bad_usage(build_kernel, c.args, c.message,
+                         {"apt-get", "apt-cache", "apt", "dpkg", "dpkg-query", "dpkg-deb", "make",
+                          "gcc", "git", "curl", "wget", "sudo"});
     const Stubs stubs;
     const auto help = run(build_kernel, {"--help"}, stubs.env());
     EXPECT_RUN(help, 0, out, "  4  a patch of the series did not apply (named, with the file)");
+    EXPECT_NO_CALLS(stubs);
+}
+
+// --tree keeps the objects, and configures only when the configuration's
+// inputs changed: a second call on a tree whose Kconfig files and fragments
+// are the same builds without re-running make tinyconfig / olddefconfig (they
+// rewrite .config and made a one-line rebuild recompile most of a kernel);
+// a changed Kconfig file configures again. make is a stub that logs its
+// targets and makes what each leaves behind.
+TEST_TIMEOUT(build_kernel_tree_configures_once, 90, "TOOLS-04") {
+    const FakeTree tree;
+    ASSERT_TRUE(tree.ok);
+    ASSERT_TRUE(write_file(tree.path + "/scripts/kconfig/merge_config.sh", "#!/bin/sh\nexit 0\n"));
+    fs::permissions(tree.path + "/scripts/kconfig/merge_config.sh", fs::perms::owner_all,
+                    fs::perm_options::replace);
+    TempDir d;
+    const std::string frag = d / "one.config";
+    ASSERT_TRUE(write_file(frag, "CONFIG_KVM=y\n"));
+    const std::string targets = d / "make-targets.log";
+    BuildStubs stubs;
+    stubs.answer("make",
+                 "obj=''; last=''\n"
+                 "for a; do case \"$a\" in O=*) obj=${a#O=} ;; esac; last=$a; done\n"
+                 "echo \"$last\" >>'" + targets + "'\n"
+                 "case \"$last\" in\n"
+                 "tinyconfig) echo CONFIG_KVM=y >\"$obj/.config\" ;;\n"
+                 "kernelrelease) echo 6.99.0-fake ;;\n"
+                 "bzImage) mkdir -p \"$obj/arch/x86/boot\" && echo image >\"$obj/arch/x86/boot/bzImage\" ;;\n"
+                 "esac\n");
+    const std::vector<std::string> args = {"--tree", tree.path, "-c", frag, "--cache", d / "cache", "-j", "1"};
+    auto build = [&](const char* what) {
+        HARNESS_TRACE("%s", what);
+        std::remove(targets.c_str());
+        const auto r = run(build_kernel, args, stubs.env());
+        EXPECT_EQ(r.exit_code, 0);
+        if (r.exit_code != 0) TH_LOG("stderr:\n%s", chomp(r.err).c_str());
+        return r;
+    };
+    auto first = build("first build: configures");
+    EXPECT_TRUE(contains(first.err, "configuring: tinyconfig"));
+    EXPECT_STREQ(read_file(targets), "tinyconfig\nolddefconfig\nkernelrelease\nbzImage\n");
+    ASSERT_TRUE(write_file(tree.path + "/Makefile", "VERSION = 6\nPATCHLEVEL = 99\n# a one-line change\n"));
+    auto second = build("a change outside Kconfig: not configured again");
+    EXPECT_TRUE(contains(second.err, "configuration unchanged: not re-run"));
+    EXPECT_STREQ(read_file(targets), "kernelrelease\nbzImage\n");
+    ASSERT_TRUE(write_file(tree.path + "/arch/x86/Kconfig", "config X86\n\tdef_bool y\n# changed\n"));
+    auto third = build("a changed Kconfig file: configured again");
+    EXPECT_TRUE(contains(third.err, "configuring: tinyconfig"));
+    EXPECT_STREQ(read_file(targets), "tinyconfig\nolddefconfig\nkernelrelease\nbzImage\n");
+}
+
+// mutate-kernel: bad usage and bad mutant files are 2 with a message naming
+// the file and what is wrong, decided before any package, tree or kernel is
+// touched (no stub runs, no cache is made).
+TEST_TIMEOUT(mutate_kernel_bad_usage, 90, "TOOLS-03 HARNESS-07") {
+    TempDir d;
+    struct Mutant {
+        const char* name;
+        const char* text;
+    };
+    for (const Mutant m :
+         {Mutant{"no-bug.mutant", "area: creation\nmode: legacy\nexpect: CREATE-01\n"},
+          Mutant{"bad-mode.mutant", "bug: x\narea: creation\nmode: sideways\nexpect: CREATE-01\n"},
+          Mutant{"bad-area.mutant", "bug: x\narea: elsewhere\nmode: legacy\nexpect: CREATE-01\n"},
+          Mutant{"no-expect.mutant", "bug: x\narea: creation\nmode: legacy\n"},
+          Mutant{"no-edit.mutant", "bug: x\narea: creation\nmode: legacy\nexpect: CREATE-01\n"},
+          Mutant{"both-edits.mutant", "bug: x\narea: creation\nmode: inplace\nexpect: CREATE-01\n"
+                                      "file: f\nreplace: a\nwith: b\npatch:\n--- a/f\n+++ b/f\n"}})
+        ASSERT_TRUE(write_file(d / m.name, m.text));
+    ASSERT_TRUE(write_file(d / "list", "# a list naming a mutant that does not exist\nno-such-mutant\n"));
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    const Case cases[] = {
+        {{"--frobnicate"}, "mutate-kernel: unknown option '--frobnicate' (see --help)"},
+        {{"--jobs", "0"}, "mutate-kernel: --jobs needs a positive number (got '0')"},
+        {{"-o"}, "mutate-kernel: option -o needs a value (see --help)"},
+        {{"--list", "/nonexistent/list"}, "mutate-kernel: --list /nonexistent/list: no such file"},
+        {{"--list", d / "list"}, "mutate-kernel: mutant 'no-such-mutant': neither "},
+        {{d / "no-bug.mutant"}, d / "no-bug.mutant" + ": no 'bug:' line (the bug in words)"},
+        {{d / "bad-mode.mutant"}, d / "bad-mode.mutant" + ": mode 'sideways' (inplace, legacy or both)"},
+        {{d / "bad-area.mutant"}, d / "bad-area.mutant" + ": area 'elsewhere' (creation, "},
+        {{d / "no-expect.mutant"},
+         d / "no-expect.mutant" + ": no 'expect:' IDs and not marked 'equivalent:'"},
+        {{d / "no-edit.mutant"},
+         d / "no-edit.mutant" + ": needs file:, replace: and with: (or a patch: section)"},
+        {{d / "both-edits.mutant"}, d / "both-edits.mutant" + ": both 'replace:' and 'patch:'"},
+    };
+    for (const auto& c : cases) expect_bad_usage(mutate_kernel, c.args, c.message, all_stubs);
+    const Stubs stubs;
+    const auto help = run(mutate_kernel, {"--help"}, stubs.env());
+    EXPECT_RUN(help, 0, out, "Exit status: 0 every non-equivalent mutant killed");
     EXPECT_NO_CALLS(stubs);
 }
 
@@ -895,7 +1190,7 @@ TEST_TIMEOUT(build_kernel_same_recipe_same_image, 90, "TOOLS-04") {
 // place in the series) and the file, before anything is configured or built;
 // the user's tree is not touched (build-kernel applies to a copy) and its
 // work directory is gone.
-TEST(build_kernel_patch_does_not_apply, "TOOLS-04") {
+TEST_TIMEOUT(build_kernel_patch_does_not_apply, 90, "TOOLS-04") {
     struct Case {
         std::vector<std::pair<std::string, std::string>> patches; // name, text
         std::string message;
