@@ -19,7 +19,6 @@
 #include <ctime>
 #include <fstream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -55,6 +54,9 @@ void usage(FILE* out) {
                  "      printed nothing / a test names an unknown ID, 2 bad input, 4 NOT\n"
                  "      TESTED: nothing failed but KVM could not be used (no /dev/kvm, no\n"
                  "      permission, no guest_memfd at all), so the kernel was not tested.\n"
+                 "      Program output that is not UTF-8 is kept as \\xNN and noted; a JUnit\n"
+                 "      or probe file that cannot be used is left out of the report (still\n"
+                 "      written, naming it) and the exit code is 2.\n"
                  "  %1$s list --ctest-json FILE --out DIR [--timeout SECONDS]\n"
                  "      For every test in `ctest --show-only=json-v1` output, runs the program\n"
                  "      with -l and writes DIR/<name>.list. Exit: 0 (programs that cannot be\n"
@@ -160,8 +162,11 @@ int cmd_build(int argc, char** argv) {
     auto spec = rep::load_spec(
         opt(a, "spec").value_or(gmem::util::helper_path("../spec/BEHAVIORS.md", GMEM_SPEC_PATH)));
     if (!spec) return bad("spec: " + spec.error().message);
-    auto inputs = rep::read_results(*dir, opt(a, "junit"));
-    if (!inputs) return bad(inputs.error().message);
+    // A JUnit or probe file that cannot be used is left out: the report of
+    // what the programs printed is still written, and the exit code is 2.
+    auto run = rep::read_run(*dir, opt(a, "junit"), opt(a, "probe"));
+    if (!run) return bad(run.error().message);
+    const std::vector<std::string>& left_out = run->left_out;
 
     rep::Meta meta;
     meta.date = opt(a, "date").value_or(now_utc());
@@ -169,21 +174,18 @@ int cmd_build(int argc, char** argv) {
     meta.probe_note = opt(a, "probe-note").value_or("");
     meta.ran_on = opt(a, "ran-on").value_or("");
     meta.in_vm = opt(a, "in-vm").has_value();
-    if (const auto probe = opt(a, "probe")) {
-        auto text = rep::read_file(*probe);
-        if (!text) return bad(text.error().message);
-        const auto j = nlohmann::json::parse(*text, nullptr, false);
-        if (!j.is_object()) return bad(*probe + ": not a JSON object (expected gmem-probe --json output)");
-        meta.probe_json = j.dump();
-    } else if (meta.probe_note.empty()) {
-        meta.probe_note = "no --probe file given";
-    }
-    const rep::Report report = rep::build_report(*spec, *inputs, meta);
+    meta.probe_json = run->probe_json;
+    if (meta.probe_json.empty() && meta.probe_note.empty())
+        meta.probe_note = opt(a, "probe") ? "the --probe file was left out" : "no --probe file given";
+    meta.input_problems = left_out;
+    const rep::Report report = rep::build_report(*spec, run->programs, meta);
     if (const auto p = opt(a, "json"); p && !write_file(*p, rep::to_json(report)))
         return bad(*p + ": cannot write");
     if (const auto p = opt(a, "markdown"); p && !write_file(*p, rep::to_markdown(report)))
         return bad(*p + ": cannot write");
     if (!opt(a, "quiet")) std::fputs(rep::to_terminal(report).c_str(), stdout);
+    for (const auto& l : left_out) bad(l + " (left out of the report)");
+    if (!left_out.empty()) return exit_bad_input;
     return verdict_exit(report);
 }
 
@@ -316,6 +318,8 @@ int main(int argc, char** argv) {
         if (cmd == "show") return cmd_show(argc, argv);
         if (cmd == "matrix") return cmd_matrix(argc, argv);
     } catch (const std::exception& e) {
+        // Not reached on any input (the parsers are fuzzed: ci/fuzz); kept
+        // so that a bug still ends with a message and exit 2.
         return bad(std::string("internal error: ") + e.what());
     }
     bad("unknown command '" + cmd + "'");

@@ -1,11 +1,14 @@
 #include "gmem/report/inputs.hpp"
 
+#include "json_io.hpp"
+
 #include "gmem/util/process.hpp"
 #include "gmem/util/text.hpp"
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -71,7 +74,86 @@ bool valid_program_name(std::string_view n) {
     return !n.empty() && n != "." && n != ".." && n.find('/') == std::string_view::npos;
 }
 
+// The probe fields the report shows, with the types gmem-probe writes
+// (lib/kvm/features.cpp); thrown as "field \"path\": expected ..., got ...".
+struct ShapeError {
+    std::string message;
+};
+
+using nlohmann::json;
+
+void want(const json& v, const std::string& path, bool ok, const char* what) {
+    if (!ok)
+        throw ShapeError{"field \"" + path + "\": expected " + what + ", got " + std::string(v.type_name())};
+}
+
+// The field `key` of object `o` if present, checked with `ok`.
+template <class Pred>
+const json* field(const json& o, const std::string& base, const char* key, Pred ok, const char* what) {
+    const auto it = o.find(key);
+    if (it == o.end()) return nullptr;
+    const std::string path = base.empty() ? std::string(key) : base + "." + key;
+    want(*it, path, ok(*it), what);
+    return &*it;
+}
+
+bool is_obj(const json& v) { return v.is_object(); }
+bool is_bool(const json& v) { return v.is_boolean(); }
+bool is_scalar(const json& v) { return v.is_null() || v.is_string() || v.is_number() || v.is_boolean(); }
+constexpr const char* an_object = "an object";
+constexpr const char* a_bool = "true or false";
+constexpr const char* a_scalar = "text, a number or null";
+
+void scalar_fields(const json& o, const std::string& base, std::initializer_list<const char*> keys) {
+    for (const char* k : keys) field(o, base, k, is_scalar, a_scalar);
+}
+
+void scalar_values(const json& o, const std::string& path) {
+    for (const auto& [k, v] : o.items()) want(v, path + "." + k, is_scalar(v), a_scalar);
+}
+
+void check_probe_shape(const json& p) {
+    want(p, "(top level)", p.is_object(), an_object);
+    scalar_fields(p, "", {"kernel_release", "page_size", "numa_nodes"});
+    if (const json* kvm = field(p, "", "kvm", is_obj, an_object)) {
+        field(*kvm, "kvm", "usable", is_bool, a_bool);
+        scalar_fields(*kvm, "kvm", {"path", "api_version", "reason"});
+    }
+    if (const json* cap = field(p, "", "gmem_attributes_cap", is_obj, an_object))
+        scalar_fields(*cap, "gmem_attributes_cap", {"number", "source"});
+    if (const json* sys = field(p, "", "system", is_obj, an_object)) scalar_values(*sys, "system");
+    if (const json* types = field(p, "", "vm_types", [](const json& v) { return v.is_array(); }, "an array")) {
+        for (std::size_t i = 0; i < types->size(); ++i) {
+            const json& t = (*types)[i];
+            const std::string path = "vm_types[" + std::to_string(i) + "]";
+            want(t, path, t.is_object(), an_object);
+            for (const char* k : {"advertised", "created", "in_place_conversion"}) field(t, path, k, is_bool, a_bool);
+            scalar_fields(t, path, {"name", "create_error", "conversion_evidence"});
+            if (const json* caps = field(t, path, "caps", is_obj, an_object)) scalar_values(*caps, path + ".caps");
+        }
+    }
+    if (const json* params = field(p, "", "kvm_module_params", is_obj, an_object))
+        scalar_values(*params, "kvm_module_params");
+    if (const json* thp = field(p, "", "thp", is_obj, an_object)) scalar_fields(*thp, "thp", {"enabled", "pmd_size"});
+    for (const char* k : {"gup_test", "io_uring"})
+        if (const json* f = field(p, "", k, is_obj, an_object)) {
+            field(*f, k, "available", is_bool, a_bool);
+            scalar_fields(*f, k, {"detail"});
+        }
+}
+
 } // namespace
+
+Expected<std::string> check_probe(std::string_view text) {
+    auto j = detail::parse_json(text);
+    if (!j) return std::unexpected(j.error());
+    try {
+        check_probe_shape(*j);
+    } catch (const ShapeError& e) {
+        return std::unexpected(Problem{e.message});
+    }
+    return detail::dump(*j);
+}
 
 std::string_view to_string(CtestStatus s) {
     switch (s) {
@@ -201,27 +283,56 @@ Expected<std::vector<ProgramInput>> read_results(const std::string& ktap_dir,
             entry(name).ktap = std::move(*text);
         } else {
             auto listing = parse_listing(*text);
-            if (!listing)
-                return std::unexpected(Problem{p.string() + ": " + listing.error().message});
-            entry(name).listing = std::move(*listing);
+            if (!listing) entry(name).listing_problem = p.filename().string() + ": " + listing.error().message;
+            else entry(name).listing = std::move(*listing);
         }
     }
     if (ec) return std::unexpected(Problem{ktap_dir + ": " + ec.message()});
     std::vector<ProgramInput> out;
     if (junit_path)
         for (auto& [name, p] : progs)
-            p.stray = p.ctest.status == CtestStatus::unknown && !p.listing;
+            p.stray = p.ctest.status == CtestStatus::unknown && !p.listing && p.listing_problem.empty();
     for (auto& [name, p] : progs) out.push_back(std::move(p));
     return out;
+}
+
+Expected<RunInputs> read_run(const std::string& ktap_dir, std::optional<std::string> junit_path,
+                             const std::optional<std::string>& probe_path) {
+    RunInputs run;
+    if (junit_path) {
+        auto xml = read_file(*junit_path);
+        std::string why;
+        if (!xml) why = xml.error().message;
+        else if (auto cases = parse_junit(*xml); !cases) why = *junit_path + ": " + cases.error().message;
+        if (!why.empty()) {
+            run.left_out.push_back(why);
+            junit_path.reset();
+        }
+    }
+    auto programs = read_results(ktap_dir, junit_path);
+    if (!programs) return std::unexpected(programs.error());
+    run.programs = std::move(*programs);
+    if (probe_path) {
+        auto text = read_file(*probe_path);
+        auto checked = text ? check_probe(*text) : Expected<std::string>{};
+        if (!text) run.left_out.push_back(text.error().message);
+        else if (!checked)
+            run.left_out.push_back(*probe_path + ": not gmem-probe --json output: " + checked.error().message);
+        else run.probe_json = std::move(*checked);
+    }
+    return run;
 }
 
 Expected<std::vector<std::string>> write_listings(std::string_view ctest_json,
                                                   const std::string& out_dir,
                                                   unsigned timeout_s) {
-    const auto j = nlohmann::json::parse(ctest_json, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("tests") || !j["tests"].is_array())
+    const auto parsed = detail::parse_json(ctest_json);
+    if (!parsed && parsed.error().message != "not JSON")
+        return std::unexpected(Problem{"not CTest's --show-only=json-v1 output (" + parsed.error().message + ")"});
+    if (!parsed || !parsed->is_object() || !parsed->contains("tests") || !(*parsed)["tests"].is_array())
         return std::unexpected(
             Problem{"not CTest's --show-only=json-v1 output (no \"tests\" array)"});
+    const nlohmann::json& j = *parsed;
     std::error_code ec;
     if (!fs::is_directory(out_dir, ec))
         return std::unexpected(Problem{out_dir + ": not a directory"});

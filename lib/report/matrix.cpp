@@ -1,4 +1,5 @@
 // Many kernels' conformance reports side by side (see matrix.hpp).
+#include "json_io.hpp"
 #include "markdown.hpp"
 #include "gmem/report/matrix.hpp"
 
@@ -232,7 +233,7 @@ std::string to_json(const Matrix& m) {
                         {"cells", cells}});
     }
     j["behaviours"] = rows;
-    return j.dump(2) + "\n";
+    return detail::dump(j, 2) + "\n";
 }
 
 std::string to_markdown(const Matrix& m, const MatrixView& view) {

@@ -1,4 +1,5 @@
 // The report for people: Markdown (the whole report) and the terminal's short form.
+#include "json_io.hpp"
 #include "markdown.hpp"
 #include "gmem/report/report.hpp"
 
@@ -55,11 +56,15 @@ void probe_markdown(std::ostringstream& md, const Meta& m) {
            << "\n\n";
         return;
     }
-    const json p = json::parse(m.probe_json, nullptr, false);
-    if (!p.is_object()) {
-        md << "The probe output is not a JSON object.\n\n";
+    // A report from an older gmem-report may hold a probe of another shape.
+    const auto checked = check_probe(m.probe_json);
+    const auto parsed = checked ? detail::parse_json(*checked) : Expected<json>{};
+    if (!checked || !parsed) {
+        md << "The probe output is not usable: " << md_cell(checked ? parsed.error().message : checked.error().message)
+           << ".\n\n";
         return;
     }
+    const json& p = *parsed;
     const json kvm = p.value("kvm", json::object());
     md << "| | |\n|---|---|\n";
     md << "| page size | " << md_cell(str(p, "page_size", "?")) << " |\n";
@@ -124,8 +129,11 @@ void probe_markdown(std::ostringstream& md, const Meta& m) {
 // One line for the terminal: what the kernel offers, in the probe's words.
 std::string probe_line(const Meta& m) {
     if (m.probe_json.empty()) return "probe: none (" + (m.probe_note.empty() ? "not given" : m.probe_note) + ")";
-    const json p = json::parse(m.probe_json, nullptr, false);
-    if (!p.is_object()) return "probe: not JSON";
+    const auto checked = check_probe(m.probe_json);
+    if (!checked) return "probe: not usable: " + checked.error().message;
+    const auto parsed = detail::parse_json(*checked);
+    if (!parsed) return "probe: not usable: " + parsed.error().message;
+    const json& p = *parsed;
     std::string s = "probe: ";
     const json kvm = p.value("kvm", json::object());
     if (!kvm.value("usable", false)) return s + "KVM not usable: " + str(kvm, "reason", "?");
@@ -237,6 +245,8 @@ std::string verdict(const Report& r) {
     if (!r.unknown_ids.empty()) parts.push_back(std::to_string(r.unknown_ids.size()) + " unknown ID(s)");
     if (!r.unattributed.empty())
         parts.push_back(std::to_string(r.unattributed.size()) + " failing test(s) naming no ID");
+    if (!r.meta.input_problems.empty())
+        parts.push_back(std::to_string(r.meta.input_problems.size()) + " input(s) left out");
     std::string s = "FAILED: ";
     for (size_t i = 0; i < parts.size(); ++i) s += (i ? ", " : "") + parts[i];
     return s;
@@ -267,8 +277,9 @@ std::string to_markdown(const Report& r) {
 
     bool problems = false;
     for (const auto& p : r.programs) problems |= !p.problems.empty();
-    if (problems || !r.unknown_ids.empty() || !r.unattributed.empty()) {
+    if (problems || !r.unknown_ids.empty() || !r.unattributed.empty() || !r.meta.input_problems.empty()) {
         md << "## Problems that fail the run\n\n";
+        for (const auto& i : r.meta.input_problems) md << "- input left out: " << md_cell(i) << "\n";
         for (const auto& p : r.programs)
             for (const auto& pr : p.problems)
                 md << "- program `" << p.name << "`: " << md_cell(pr) << "\n";
@@ -278,6 +289,14 @@ std::string to_markdown(const Report& r) {
         for (const auto& t : r.unattributed)
             md << "- failing test naming no known ID: `" << t.program << ": " << t.test
                << "`: " << md_cell(t.summary()) << "\n";
+        md << "\n";
+    }
+    bool notes = false;
+    for (const auto& p : r.programs) notes |= !p.notes.empty();
+    if (notes) {
+        md << "## Notes\n\n";
+        for (const auto& p : r.programs)
+            for (const auto& n : p.notes) md << "- program `" << md_cell(p.name) << "`: " << md_cell(n) << "\n";
         md << "\n";
     }
 
@@ -328,6 +347,10 @@ std::string to_terminal(const Report& r) {
         os << "\nFAIL (" << fails.size() << "):\n";
         for (const auto* row : fails) os << "  " << pad(row->id) << row->detail << "\n";
     }
+    if (!r.meta.input_problems.empty()) {
+        os << "\nInputs left out (" << r.meta.input_problems.size() << "):\n";
+        for (const auto& i : r.meta.input_problems) os << "  " << i << "\n";
+    }
     if (r.program_problems()) {
         os << "\nProgram problems (" << r.program_problems() << "):\n";
         for (const auto& p : r.programs)
@@ -363,6 +386,13 @@ std::string to_terminal(const Report& r) {
     }
     if (!uncovered.empty())
         os << "\nNOT COVERED (" << uncovered.size() << "): " << ids_line(uncovered, 2) << "\n";
+    std::size_t notes_n = 0;
+    for (const auto& p : r.programs) notes_n += p.notes.size();
+    if (notes_n) {
+        os << "\nProgram notes (" << notes_n << "):\n";
+        for (const auto& p : r.programs)
+            for (const auto& n : p.notes) os << "  " << p.name << ": " << n << "\n";
+    }
     if (!r.stray_ktap.empty()) {
         os << "\nIgnored KTAP of programs CTest did not run (children that inherited GMEM_KTAP_DIR?):";
         for (const auto& s : r.stray_ktap) os << " " << s;

@@ -1,10 +1,14 @@
 // Building the report from the programs' outputs, and its JSON form.
 #include "gmem/report/report.hpp"
 
+#include "json_io.hpp"
+
 #include "gmem/util/ktap.hpp"
+#include "gmem/util/utf8.hpp"
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -285,13 +289,14 @@ unsigned Report::program_problems() const {
 
 bool Report::failed() const {
     return programs.empty() || failed_rows() > 0 || program_problems() > 0 || !unknown_ids.empty() ||
-           !unattributed.empty();
+           !unattributed.empty() || !meta.input_problems.empty();
 }
 
 std::string Report::not_tested_reason() const {
     if (meta.probe_json.empty()) return "";
-    const auto pj = json::parse(meta.probe_json, nullptr, false);
-    if (!pj.is_object()) return "";
+    const auto parsed = detail::parse_json(meta.probe_json);
+    if (!parsed || !parsed->is_object()) return "";
+    const json& pj = *parsed;
     const auto kvm = pj.find("kvm");
     if (kvm == pj.end() || !kvm->is_object()) return "";
     const auto usable = kvm->find("usable");
@@ -319,60 +324,125 @@ std::string Report::not_tested_reason() const {
             cap = &t["caps"]["KVM_CAP_GUEST_MEMFD"];
         if (cap && cap->is_number_integer() && cap->get<long long>() > 0) return "";
         const std::string name = t.contains("name") && t["name"].is_string() ? t["name"].get<std::string>() : "?";
-        seen += (seen.empty() ? "" : ", ") + name + " " + (cap && !cap->is_null() ? cap->dump() : "none");
+        seen += (seen.empty() ? "" : ", ") + name + " " + (cap && !cap->is_null() ? detail::dump(*cap) : "none");
     }
     return "KVM offers no guest_memfd: KVM_CAP_GUEST_MEMFD is 0 on every VM type it creates (" +
            (seen.empty() ? std::string("it creates none") : seen) + ")";
 }
 
+namespace {
+
+// Text that is not UTF-8 made valid ("\\xNN" per bad byte), counting the bytes.
+struct Cleaner {
+    std::size_t escaped = 0;
+    std::string operator()(std::string_view s) {
+        auto t = util::escape_invalid_utf8(s);
+        escaped += t.escaped;
+        return std::move(t.text);
+    }
+    void operator()(std::vector<std::string>& v) {
+        for (auto& s : v) s = (*this)(s);
+    }
+};
+
+// "its KTAP output is not valid UTF-8 text: 2 byte(s) shown as \xNN (first on line 7)"
+std::string not_text_note(std::string_view what, std::string_view original, const util::Utf8Text& t) {
+    std::string n = std::string(what) + " is not valid UTF-8 text: " + std::to_string(t.escaped) +
+                    " byte(s) shown as \\xNN";
+    if (t.first_bad != std::string_view::npos) {
+        const auto line = std::count(original.begin(), original.begin() + static_cast<std::ptrdiff_t>(t.first_bad), '\n');
+        n += " (first on line " + std::to_string(line + 1) + ")";
+    }
+    return n;
+}
+
+} // namespace
+
 Report build_report(const Spec& spec, const std::vector<ProgramInput>& programs, Meta meta) {
     Report rep;
     rep.sections = spec.sections;
+    Cleaner meta_clean;
+    for (std::string* s : {&meta.kernel_release, &meta.date, &meta.corpus_version, &meta.probe_note})
+        *s = meta_clean(*s);
+    meta_clean(meta.input_problems);
+    if (!meta.probe_json.empty()) {
+        // Only a probe that check_probe() accepts is shown.
+        auto checked = check_probe(meta.probe_json);
+        if (checked) {
+            meta.probe_json = std::move(*checked);
+        } else {
+            meta.input_problems.push_back("probe: " + checked.error().message + " (left out)");
+            meta.probe_json.clear();
+        }
+    }
     if (meta.kernel_release.empty() && !meta.probe_json.empty()) {
-        const auto pj = json::parse(meta.probe_json, nullptr, false);
-        if (pj.is_object() && pj.contains("kernel_release") && pj["kernel_release"].is_string())
-            meta.kernel_release = pj["kernel_release"].get<std::string>();
+        const auto pj = detail::parse_json(meta.probe_json);
+        if (pj && pj->is_object() && pj->contains("kernel_release") && (*pj)["kernel_release"].is_string())
+            meta.kernel_release = meta_clean((*pj)["kernel_release"].get<std::string>());
     }
     rep.meta = std::move(meta);
 
     std::vector<TestRecord> all;
     for (const auto& in : programs) {
         if (in.stray) {
-            rep.stray_ktap.push_back(in.name);
+            rep.stray_ktap.push_back(util::escape_invalid_utf8(in.name).text);
             continue;
         }
         ProgramRecord pr;
-        pr.name = in.name;
+        Cleaner clean;
+        pr.name = clean(in.name);
+        if (clean.escaped) pr.notes.push_back("its name is not valid UTF-8 text (bytes shown as \\xNN)");
+        clean.escaped = 0;
         pr.ctest = in.ctest.status;
-        pr.ctest_detail = in.ctest.detail;
+        pr.ctest_detail = clean(in.ctest.detail);
+        if (clean.escaped) pr.notes.push_back("CTest's record of it is not valid UTF-8 text (bytes shown as \\xNN)");
+        std::optional<std::vector<ListedTest>> listing = in.listing;
+        if (listing) {
+            clean.escaped = 0;
+            for (auto& l : *listing) {
+                l.name = clean(l.name);
+                clean(l.ids);
+            }
+            if (clean.escaped)
+                pr.notes.push_back("its test list (" + pr.name + ".list) is not valid UTF-8 text: " +
+                                   std::to_string(clean.escaped) + " byte(s) shown as \\xNN");
+        }
+        if (!in.listing_problem.empty())
+            pr.problems.push_back("its test list is not usable: " + clean(in.listing_problem));
+        std::optional<std::string> ktap;
+        if (in.ktap) {
+            auto t = util::escape_invalid_utf8(*in.ktap);
+            if (t.escaped) pr.notes.push_back(not_text_note("its KTAP output", *in.ktap, t));
+            ktap = std::move(t.text);
+        }
         std::vector<TestRecord> recs;
         bool ended_early = false;
         std::string why_early;
-        if (!in.ktap) {
+        if (!ktap) {
             pr.ktap = "missing";
             ended_early = true;
             why_early = "its program wrote no KTAP file";
             std::string p = "no KTAP output: the program did not start, or died before printing";
-            if (!in.ctest.detail.empty()) p += " (CTest: " + in.ctest.detail + ")";
+            if (!pr.ctest_detail.empty()) p += " (CTest: " + pr.ctest_detail + ")";
             pr.problems.push_back(p);
-        } else if (trim(*in.ktap).empty() ||
-                   std::all_of(in.ktap->begin(), in.ktap->end(),
+        } else if (trim(*ktap).empty() ||
+                   std::all_of(ktap->begin(), ktap->end(),
                                [](char c) { return std::isspace(static_cast<unsigned char>(c)); })) {
             pr.ktap = "empty";
             ended_early = true;
             why_early = "its program printed nothing";
             pr.problems.push_back("printed nothing (empty KTAP file)");
         } else {
-            const auto doc = gmem::ktap::parse(*in.ktap);
+            const auto doc = gmem::ktap::parse(*ktap);
             pr.results = static_cast<unsigned>(doc.tests.size());
-            for (const auto& r : doc.tests) recs.push_back(from_result(in.name, r));
+            for (const auto& r : doc.tests) recs.push_back(from_result(pr.name, r));
             if (!doc.errors.empty()) {
                 pr.ktap = "incomplete";
                 ended_early = true;
                 why_early = "its program ended before it (the KTAP output ends early)";
                 pr.problems.push_back("KTAP output incomplete (crash or CTest timeout?): " +
                                       join(doc.errors, "; "));
-                if (auto t = unfinished(in.name, doc.trailing)) recs.push_back(std::move(*t));
+                if (auto t = unfinished(pr.name, doc.trailing)) recs.push_back(std::move(*t));
             } else {
                 pr.ktap = "complete";
                 const bool any_fail = std::any_of(recs.begin(), recs.end(), is_failing);
@@ -382,13 +452,13 @@ Report build_report(const Spec& spec, const std::vector<ProgramInput>& programs,
                         "KTAP result is ok (a crash or sanitizer report at exit? see ctest.log)");
             }
         }
-        if (ended_early && in.listing) {
-            for (const auto& l : *in.listing) {
+        if (ended_early && listing) {
+            for (const auto& l : *listing) {
                 const bool have = std::any_of(recs.begin(), recs.end(),
                                               [&](const TestRecord& t) { return t.test == l.name; });
                 if (have) continue;
                 TestRecord t;
-                t.program = in.name;
+                t.program = pr.name;
                 t.test = l.name;
                 t.ids = l.ids;
                 t.status = TestStatus::not_run;
@@ -396,7 +466,7 @@ Report build_report(const Spec& spec, const std::vector<ProgramInput>& programs,
                 recs.push_back(std::move(t));
             }
         } else if (ended_early) {
-            pr.problems.push_back("no test list (" + in.name +
+            pr.problems.push_back("no test list (" + pr.name +
                                   ".list) either: the behaviour IDs it covers are unknown");
         }
         for (auto& t : recs) all.push_back(std::move(t));
@@ -439,18 +509,94 @@ ojson test_json(const TestRecord& t) {
                 {"observations", t.observations}, {"ids", t.ids}};
 }
 
-TestRecord test_from(const json& j) {
+// Reading a report: every field is checked before it is used, and what does
+// not fit names its path ("behaviours[3].tests[0].result").
+struct SchemaError {
+    std::string message;
+};
+
+class Fields {
+  public:
+    Fields(const json& j, std::string path) : j_(j), path_(std::move(path)) {
+        if (!j_.is_object()) fail(j_, path_.empty() ? "(top level)" : path_, "an object");
+    }
+    std::string path(std::string_view key) const {
+        return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+    }
+    const json* find(const char* key) const {
+        const auto it = j_.find(key);
+        return it == j_.end() ? nullptr : &*it;
+    }
+    const json& need(const char* key) const {
+        const json* v = find(key);
+        if (!v) throw SchemaError{"field \"" + path(key) + "\" is missing"};
+        return *v;
+    }
+    std::string str(const char* key) const { return as_string(need(key), path(key)); }
+    std::string str_or(const char* key, std::string fallback) const {
+        const json* v = find(key);
+        return v ? as_string(*v, path(key)) : fallback;
+    }
+    bool bool_or(const char* key, bool fallback) const {
+        const json* v = find(key);
+        if (!v) return fallback;
+        if (!v->is_boolean()) fail(*v, path(key), "true or false");
+        return v->get<bool>();
+    }
+    unsigned count_or(const char* key, unsigned fallback) const {
+        const json* v = find(key);
+        if (!v) return fallback;
+        if (!v->is_number_unsigned() || v->get<std::uint64_t>() > 0xffffffffU)
+            fail(*v, path(key), "a count (0 .. 4294967295)");
+        return static_cast<unsigned>(v->get<std::uint64_t>());
+    }
+    const json& array(const char* key) const {
+        const json& v = need(key);
+        if (!v.is_array()) fail(v, path(key), "an array");
+        return v;
+    }
+    // An absent array reads as empty.
+    const json& array_or_empty(const char* key) const {
+        static const json empty = json::array();
+        return find(key) ? array(key) : empty;
+    }
+    std::vector<std::string> strings_or(const char* key) const {
+        std::vector<std::string> out;
+        const json& a = array_or_empty(key);
+        for (std::size_t i = 0; i < a.size(); ++i)
+            out.push_back(as_string(a[i], path(key) + "[" + std::to_string(i) + "]"));
+        return out;
+    }
+
+    [[noreturn]] static void fail(const json& v, const std::string& path, const char* what) {
+        throw SchemaError{"field \"" + path + "\": expected " + what + ", got " + std::string(v.type_name())};
+    }
+    static std::string as_string(const json& v, const std::string& path) {
+        if (!v.is_string()) fail(v, path, "a string");
+        return v.get<std::string>();
+    }
+
+  private:
+    const json& j_;
+    std::string path_;
+};
+
+std::string item(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
+
+TestRecord test_from(const json& j, const std::string& path) {
+    const Fields f(j, path);
     TestRecord t;
-    t.program = j.at("program").get<std::string>();
-    t.test = j.at("test").get<std::string>();
-    const auto st = test_status_from(j.at("result").get<std::string>());
-    if (!st) throw std::invalid_argument("unknown test result '" + j.at("result").get<std::string>() + "'");
+    t.program = f.str("program");
+    t.test = f.str("test");
+    const std::string result = f.str("result");
+    const auto st = test_status_from(result);
+    if (!st) throw SchemaError{"field \"" + f.path("result") + "\": unknown test result '" + result + "'"};
     t.status = *st;
-    t.observed = j.value("observed", false);
-    t.reason = j.value("reason", "");
-    t.messages = j.value("messages", std::vector<std::string>{});
-    t.observations = j.value("observations", std::vector<std::string>{});
-    t.ids = j.value("ids", std::vector<std::string>{});
+    t.observed = f.bool_or("observed", false);
+    t.reason = f.str_or("reason", "");
+    t.messages = f.strings_or("messages");
+    t.observations = f.strings_or("observations");
+    t.ids = f.strings_or("ids");
     return t;
 }
 
@@ -463,13 +609,11 @@ std::string to_json(const Report& r) {
     j["kernel_release"] = r.meta.kernel_release;
     j["date"] = r.meta.date;
     j["corpus_version"] = r.meta.corpus_version;
-    if (!r.meta.probe_json.empty()) {
-        auto p = ojson::parse(r.meta.probe_json, nullptr, false);
-        j["probe"] = p.is_discarded() ? ojson(nullptr) : p;
-    } else {
-        j["probe"] = nullptr;
-    }
+    j["probe"] = nullptr;
+    if (!r.meta.probe_json.empty())
+        if (auto p = detail::parse_json<ojson>(r.meta.probe_json)) j["probe"] = std::move(*p);
     j["probe_note"] = r.meta.probe_note;
+    j["input_problems"] = r.meta.input_problems;
     j["ran_on"] = r.meta.ran_on;
     j["in_vm"] = r.meta.in_vm;
     j["failed"] = r.failed();
@@ -506,7 +650,8 @@ std::string to_json(const Report& r) {
                          {"ctest_detail", p.ctest_detail},
                          {"ktap", p.ktap},
                          {"results", p.results},
-                         {"problems", p.problems}});
+                         {"problems", p.problems},
+                         {"notes", p.notes}});
     j["programs"] = progs;
     ojson unknown = ojson::array();
     for (const auto& u : r.unknown_ids)
@@ -517,69 +662,90 @@ std::string to_json(const Report& r) {
     j["unattributed_failures"] = un;
     j["tests_without_ids"] = r.tests_without_ids;
     j["stray_ktap"] = r.stray_ktap;
-    return j.dump(2) + "\n";
+    return detail::dump(j, 2) + "\n";
 }
 
 Expected<Report> report_from_json(std::string_view text) {
-    const json j = json::parse(text, nullptr, false);
-    if (j.is_discarded()) return std::unexpected(Problem{"not JSON"});
+    auto parsed = detail::parse_json(text);
+    if (!parsed) return std::unexpected(parsed.error());
+    const json& j = *parsed;
     if (!j.is_object() || !j.contains("schema") || j["schema"] != schema_name)
         return std::unexpected(
             Problem{"not a conformance report (\"schema\" is not \"" + std::string(schema_name) + "\")"});
     if (!j.contains("schema_version") || !j["schema_version"].is_number_integer())
         return std::unexpected(Problem{"no integer \"schema_version\""});
-    if (j["schema_version"].get<long>() != schema_version)
-        return std::unexpected(Problem{"schema_version " + j["schema_version"].dump() +
+    if (j["schema_version"].get<long long>() != schema_version)
+        return std::unexpected(Problem{"schema_version " + detail::dump(j["schema_version"]) +
                                        ", this tool reads " + std::to_string(schema_version)});
     try {
+        const Fields f(j, "");
         Report r;
-        r.meta.kernel_release = j.value("kernel_release", "");
-        r.meta.date = j.value("date", "");
-        r.meta.corpus_version = j.value("corpus_version", "");
-        if (j.contains("probe") && !j["probe"].is_null()) r.meta.probe_json = j["probe"].dump();
-        r.meta.probe_note = j.value("probe_note", "");
-        r.meta.ran_on = j.value("ran_on", "");
-        r.meta.in_vm = j.value("in_vm", false);
-        for (const auto& s : j.at("sections"))
-            r.sections.push_back({s.at("prefix").get<std::string>(), s.at("title").get<std::string>()});
+        r.meta.kernel_release = f.str_or("kernel_release", "");
+        r.meta.date = f.str_or("date", "");
+        r.meta.corpus_version = f.str_or("corpus_version", "");
+        if (const json* p = f.find("probe"); p && !p->is_null()) {
+            if (!p->is_object()) Fields::fail(*p, "probe", "an object or null");
+            r.meta.probe_json = detail::dump(*p);
+        }
+        r.meta.probe_note = f.str_or("probe_note", "");
+        r.meta.input_problems = f.strings_or("input_problems");
+        r.meta.ran_on = f.str_or("ran_on", "");
+        r.meta.in_vm = f.bool_or("in_vm", false);
+        const json& sections = f.array("sections");
+        for (std::size_t i = 0; i < sections.size(); ++i) {
+            const Fields s(sections[i], item("sections", i));
+            r.sections.push_back({s.str("prefix"), s.str("title")});
+        }
         std::set<std::string> ids;
-        for (const auto& row : j.at("behaviours")) {
+        const json& rows = f.array("behaviours");
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            const Fields row(rows[i], item("behaviours", i));
             Row x;
-            x.id = row.at("id").get<std::string>();
-            if (!ids.insert(x.id).second) throw std::invalid_argument("duplicate row " + x.id);
-            x.section = row.at("section").get<std::string>();
-            x.behaviour = row.value("behaviour", "");
-            const auto st = status_from(row.at("status").get<std::string>());
+            x.id = row.str("id");
+            if (!ids.insert(x.id).second)
+                throw SchemaError{"field \"" + row.path("id") + "\": duplicate row " + x.id};
+            x.section = row.str("section");
+            x.behaviour = row.str_or("behaviour", "");
+            const std::string status = row.str("status");
+            const auto st = status_from(status);
             if (!st)
-                throw std::invalid_argument("row " + x.id + ": unknown status '" +
-                                            row.at("status").get<std::string>() + "'");
+                throw SchemaError{"field \"" + row.path("status") + "\": unknown status '" + status + "' (row " +
+                                  x.id + ")"};
             x.status = *st;
-            x.detail = row.value("detail", "");
-            for (const auto& t : row.at("tests")) x.tests.push_back(test_from(t));
+            x.detail = row.str_or("detail", "");
+            const json& tests = row.array("tests");
+            for (std::size_t k = 0; k < tests.size(); ++k) x.tests.push_back(test_from(tests[k], item(row.path("tests"), k)));
             r.rows.push_back(std::move(x));
         }
-        for (const auto& p : j.value("programs", json::array())) {
+        const json& progs = f.array_or_empty("programs");
+        for (std::size_t i = 0; i < progs.size(); ++i) {
+            const Fields p(progs[i], item("programs", i));
             ProgramRecord x;
-            x.name = p.at("name").get<std::string>();
-            const std::string c = p.value("ctest", "unknown");
+            x.name = p.str("name");
+            const std::string c = p.str_or("ctest", "unknown");
             for (CtestStatus s : {CtestStatus::unknown, CtestStatus::passed, CtestStatus::failed,
                                   CtestStatus::skipped, CtestStatus::not_run})
                 if (to_string(s) == c) x.ctest = s;
-            x.ctest_detail = p.value("ctest_detail", "");
-            x.ktap = p.value("ktap", "");
-            x.results = p.value("results", 0U);
-            x.problems = p.value("problems", std::vector<std::string>{});
+            x.ctest_detail = p.str_or("ctest_detail", "");
+            x.ktap = p.str_or("ktap", "");
+            x.results = p.count_or("results", 0);
+            x.problems = p.strings_or("problems");
+            x.notes = p.strings_or("notes");
             r.programs.push_back(std::move(x));
         }
-        for (const auto& u : j.value("unknown_ids", json::array()))
-            r.unknown_ids.push_back({u.at("id").get<std::string>(), u.at("program").get<std::string>(),
-                                     u.at("test").get<std::string>()});
-        for (const auto& t : j.value("unattributed_failures", json::array())) r.unattributed.push_back(test_from(t));
-        r.tests_without_ids = j.value("tests_without_ids", 0U);
-        r.stray_ktap = j.value("stray_ktap", std::vector<std::string>{});
+        const json& unknown = f.array_or_empty("unknown_ids");
+        for (std::size_t i = 0; i < unknown.size(); ++i) {
+            const Fields u(unknown[i], item("unknown_ids", i));
+            r.unknown_ids.push_back({u.str("id"), u.str("program"), u.str("test")});
+        }
+        const json& un = f.array_or_empty("unattributed_failures");
+        for (std::size_t i = 0; i < un.size(); ++i)
+            r.unattributed.push_back(test_from(un[i], item("unattributed_failures", i)));
+        r.tests_without_ids = f.count_or("tests_without_ids", 0);
+        r.stray_ktap = f.strings_or("stray_ktap");
         return r;
-    } catch (const std::exception& e) {
-        return std::unexpected(Problem{std::string("does not match the report schema: ") + e.what()});
+    } catch (const SchemaError& e) {
+        return std::unexpected(Problem{"does not match the report schema: " + e.message});
     }
 }
 

@@ -1,7 +1,9 @@
 #include "gmem/report/spec.hpp"
 
 #include "gmem/util/text.hpp"
+#include "gmem/util/utf8.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -39,6 +41,14 @@ const Behaviour* Spec::find(std::string_view id) const {
 }
 
 Expected<Spec> parse_spec(std::string_view text) {
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t n = util::utf8_sequence_at(text, i);
+        if (n == 0)
+            return std::unexpected(Problem{
+                "line " + std::to_string(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(i), '\n') + 1) +
+                ": not valid UTF-8 text (byte " + std::to_string(i) + ")"});
+        i += n;
+    }
     Spec spec;
     size_t lineno = 0;
     while (!text.empty()) {

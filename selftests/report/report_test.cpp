@@ -397,7 +397,10 @@ TEST(json_bad_input, "TOOLS-02") {
          "does not match the report schema: "},
         {R"({"schema":"gmem-conformance-report","schema_version":1,"sections":[],
              "behaviours":[{"id":"CAP-01","section":"CAP","status":"GREAT","tests":[]}]})",
-         "does not match the report schema: row CAP-01: unknown status 'GREAT'"},
+         "does not match the report schema: field \"behaviours[0].status\": unknown status 'GREAT' (row CAP-01)"},
+        {R"({"schema":"gmem-conformance-report","schema_version":1,"sections":[],
+             "behaviours":[{"id":"CAP-01","section":"CAP","status":"PASS","tests":[{"program":1}]}]})",
+         "does not match the report schema: field \"behaviours[0].tests[0].program\": expected a string, got number"},
     };
     for (const auto& c : cases) {
         HARNESS_TRACE("input %s", c.text.c_str());
@@ -870,7 +873,7 @@ TEST(tool_bad_input, "TOOLS-02") {
         {{"build"}, "gmem-report: build needs --ktap-dir DIR\n"},
         {{"build", "--ktap-dir", "/nonexistent"}, "gmem-report: /nonexistent: not a directory\n"},
         {{"build", "--ktap-dir", run_dir, "--spec", spec_md, "--probe", junit},
-         ("gmem-report: " + junit + ": not a JSON object (expected gmem-probe --json output)\n")},
+         ("gmem-report: " + junit + ": not gmem-probe --json output: not JSON (left out of the report)\n")},
         {{"build", "--ktap-dir"}, "gmem-report: option --ktap-dir needs a value\n"},
         {{"show", cmp + "/old.json", "--colour"}, "gmem-report: unknown option --colour\n"},
         {{"list", "--ctest-json", junit, "--out", "/tmp"},
@@ -1061,6 +1064,281 @@ TEST(tool_list_writes_listings, "TOOLS-02") {
     EXPECT_TRUE(r.err.starts_with("gmem-report: cannot list report_demo_delta: "
                                   "'/nonexistent/report_demo_delta -l' failed (exit code "));
     EXPECT_EQ(tool({"list", "--ctest-json", ctest_json, "--out", dir.path, "--timeout", "0"}).exit_code, 2);
+}
+
+// ------------------------------------------- what a dying program writes --
+namespace {
+
+void write_text(const std::string& path, std::string_view text) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+}
+
+// Killed in the middle of a three-byte character (U+2026 is e2 80 a6).
+const std::string ktap_cut = "KTAP version 1\n1..2\n#  RUN           global.first ...\n# ids: CAP-01\n"
+                             "# wrote 3 bytes \xe2\x80";
+// Complete and passing, with one stray byte in what it observed.
+const std::string ktap_stray = "KTAP version 1\n1..1\n#  RUN           global.second ...\n# ids: CAP-02\n"
+                               "# observe: flags \xff 0x3\n#            OK  global.second\nok 1 global.second\n";
+const std::string ktap_ok = "KTAP version 1\n1..1\n#  RUN           global.third ...\n# ids: CAP-05\n"
+                            "#            OK  global.third\nok 1 global.third\n";
+
+struct Built {
+    gmem::util::ProcessResult run;
+    std::string json, md;
+};
+
+Built build_in(const TempDir& dir, std::vector<std::string> more = {}) {
+    std::vector<std::string> args = {"build", "--ktap-dir", dir.path + "/ktap", "--spec", spec_md, "--date",
+                                     "2026-01-01T00:00:00Z", "--corpus-version", "test-1", "--json",
+                                     dir.path + "/report.json", "--markdown", dir.path + "/report.md"};
+    args.insert(args.end(), more.begin(), more.end());
+    fs::remove(dir.path + "/report.json");
+    fs::remove(dir.path + "/report.md");
+    Built b{tool(args), "", ""};
+    if (fs::exists(dir.path + "/report.json")) b.json = slurp(dir.path + "/report.json");
+    if (fs::exists(dir.path + "/report.md")) b.md = slurp(dir.path + "/report.md");
+    return b;
+}
+
+void add_program(const TempDir& dir, const std::string& name, const std::string& ktap, const std::string& list) {
+    fs::create_directories(dir.path + "/ktap");
+    write_text(dir.path + "/ktap/" + name + ".ktap", ktap);
+    write_text(dir.path + "/ktap/" + name + ".list", list);
+}
+
+const rep::ProgramRecord* program_of(const rep::Report& r, const std::string& name) {
+    for (const auto& p : r.programs)
+        if (p.name == name) return &p;
+    return nullptr;
+}
+
+// 65,536 levels of arrays: 128 KiB, the depth that overflowed the stack.
+std::string nested(std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+} // namespace
+
+// Issue 25, case 1: bytes that are not UTF-8 in a program's KTAP. The report
+// is written, the bytes are kept as \xNN with a note on that program, and the
+// other programs' rows do not change.
+TEST(tool_build_invalid_utf8, "TOOLS-02") {
+    const TempDir dir;
+    add_program(dir, "prog_ok", ktap_ok, "global.third\tCAP-05\n");
+    add_program(dir, "prog_stray", ktap_stray, "global.second\tCAP-02\n");
+    const Built clean = build_in(dir);
+    EXPECT_EQ(clean.run.exit_code, 0); // a stray byte alone fails nothing
+    EXPECT_STREQ(clean.run.err, "");
+    auto a = rep::report_from_json(clean.json);
+    ASSERT_TRUE(a.has_value());
+    EXPECT_STREQ(row_of(*a, "CAP-02")->status == rep::Status::observe ? "observe" : "other", "observe");
+    EXPECT_STREQ(row_of(*a, "CAP-02")->detail, "observed: flags \\xff 0x3");
+    ASSERT_TRUE(program_of(*a, "prog_stray") != nullptr);
+    EXPECT_EQ(program_of(*a, "prog_stray")->problems.size(), 0u);
+    ASSERT_EQ(program_of(*a, "prog_stray")->notes.size(), 1u);
+    EXPECT_STREQ(program_of(*a, "prog_stray")->notes[0],
+                 "its KTAP output is not valid UTF-8 text: 1 byte(s) shown as \\xNN (first on line 5)");
+    EXPECT_TRUE(has_line(clean.run.out, "Program notes (1):"));
+    EXPECT_TRUE(has_line(clean.run.out, "  prog_stray: its KTAP output is not valid UTF-8 text: 1 byte(s) shown "
+                                        "as \\xNN (first on line 5)"));
+    EXPECT_TRUE(has_line(clean.md, "- program `prog_stray`: its KTAP output is not valid UTF-8 text: 1 byte(s) "
+                                   "shown as \\xNN (first on line 5)"));
+
+    add_program(dir, "prog_cut", ktap_cut, "global.first\tCAP-01\nglobal.fourth\tCAP-04\n");
+    const Built cut = build_in(dir);
+    EXPECT_EQ(cut.run.exit_code, 1); // prog_cut died: its IDs FAIL
+    EXPECT_STREQ(cut.run.err, "");
+    auto b = rep::report_from_json(cut.json);
+    ASSERT_TRUE(b.has_value());
+    EXPECT_FALSE(cut.md.empty());
+    for (const char* id : {"CAP-01", "CAP-04"}) EXPECT_TRUE(row_of(*b, id)->status == rep::Status::fail);
+    const rep::TestRecord* first = test_of(*b, "prog_cut", "global.first");
+    ASSERT_TRUE(first != nullptr);
+    EXPECT_STREQ(std::string(rep::to_string(first->status)), "crash");
+    ASSERT_EQ(first->messages.size(), 1u);
+    EXPECT_STREQ(first->messages[0], "wrote 3 bytes \\xe2\\x80");
+    ASSERT_EQ(program_of(*b, "prog_cut")->notes.size(), 1u);
+    EXPECT_STREQ(program_of(*b, "prog_cut")->notes[0],
+                 "its KTAP output is not valid UTF-8 text: 2 byte(s) shown as \\xNN (first on line 5)");
+    // The other programs' rows are what they were without prog_cut.
+    for (const char* id : {"CAP-02", "CAP-05"}) {
+        EXPECT_TRUE(row_of(*b, id)->status == row_of(*a, id)->status);
+        EXPECT_STREQ(row_of(*b, id)->detail, row_of(*a, id)->detail);
+    }
+    EXPECT_STREQ(row_of(*b, "CAP-05")->detail, "1 passed");
+    // show replays it.
+    const auto shown = tool({"show", dir.path + "/report.json"});
+    EXPECT_EQ(shown.exit_code, 1);
+    EXPECT_STREQ(shown.out, cut.run.out);
+}
+
+// Issue 25, case 2: a probe of the wrong shape. build names the file and the
+// field, exits 2 and still writes the report without the probe; a report that
+// an older gmem-report wrote with such a probe is shown, saying why the probe
+// is not.
+TEST(tool_probe_wrong_shape, "TOOLS-02") {
+    const TempDir dir;
+    add_program(dir, "prog_ok", ktap_ok, "global.third\tCAP-05\n");
+    const struct {
+        const char* probe;
+        const char* why;
+    } cases[] = {
+        {R"({"kvm":1})", R"(field "kvm": expected an object, got number)"},
+        {R"({"kvm":{"usable":"yes"}})", R"(field "kvm.usable": expected true or false, got string)"},
+        {R"({"vm_types":[{"name":"x","caps":[]}]})", R"(field "vm_types[0].caps": expected an object, got array)"},
+        {"[1]", R"x(field "(top level)": expected an object, got array)x"},
+        {"{\"kvm\":", "not JSON"},
+    };
+    for (const auto& c : cases) {
+        HARNESS_TRACE("probe %s", c.probe);
+        auto checked = rep::check_probe(c.probe);
+        ASSERT_FALSE(checked.has_value());
+        EXPECT_STREQ(checked.error().message, c.why);
+    }
+    for (const auto& c : {cases[0], cases[1]}) { // the issue's two, through the tool
+        HARNESS_TRACE("build --probe %s", c.probe);
+        const std::string probe = dir.path + "/probe.json";
+        write_text(probe, c.probe);
+        const Built b = build_in(dir, {"--probe", probe});
+        const std::string why = probe + ": not gmem-probe --json output: " + c.why;
+        EXPECT_EQ(b.run.exit_code, 2);
+        EXPECT_STREQ(b.run.err, "gmem-report: " + why + " (left out of the report)\n");
+        auto r = rep::report_from_json(b.json);
+        ASSERT_TRUE(r.has_value());
+        EXPECT_STREQ(r->meta.probe_json, "");
+        ASSERT_EQ(r->meta.input_problems.size(), 1u);
+        EXPECT_STREQ(r->meta.input_problems[0], why);
+        EXPECT_STREQ(row_of(*r, "CAP-05")->detail, "1 passed");
+        EXPECT_TRUE(has_line(b.run.out, "FAILED: 1 input(s) left out"));
+        EXPECT_TRUE(has_line(b.md, "- input left out: " + why));
+    }
+    // Saved before this check existed: the probe is kept, show says why it is not shown.
+    const std::string old = slurp(cmp + "/old.json");
+    const std::string with_probe = dir.path + "/old-probe.json";
+    std::string text = old;
+    text.replace(text.find("\"probe\": null"), 13, R"("probe": {"kvm": {"usable": "yes"}})");
+    write_text(with_probe, text);
+    const auto shown = tool({"show", with_probe});
+    EXPECT_EQ(shown.exit_code, 1); // old.json has a FAIL row
+    EXPECT_STREQ(shown.err, "");
+    EXPECT_TRUE(has_line(shown.out, R"(probe: not usable: field "kvm.usable": expected true or false, got string)"));
+    const auto md = tool({"show", "--markdown", with_probe});
+    EXPECT_EQ(md.exit_code, 1);
+    EXPECT_TRUE(has_line(md.out, R"(The probe output is not usable: field "kvm.usable": expected true or false, got string.)"));
+    EXPECT_EQ(tool({"compare", cmp + "/old.json", with_probe}).exit_code, 0);
+}
+
+// Issue 25, case 3: JSON nested 65,536 levels deep. Refused before anything
+// recursive runs: exit 2 with the file named, never a signal.
+TEST(tool_deep_nesting, "TOOLS-02") {
+    const TempDir dir;
+    const std::string deep = dir.path + "/deep.json";
+    write_text(deep, nested(65536));
+    const std::string why = deep + ": JSON nested deeper than 64 levels (at byte 64)";
+    const std::vector<std::vector<std::string>> reads = {
+        {"show", deep}, {"compare", cmp + "/old.json", deep}, {"compare", deep, cmp + "/old.json"},
+        {"matrix", lab_json, deep}};
+    for (const auto& args : reads) {
+        HARNESS_TRACE("gmem-report %s", args.front().c_str());
+        const auto r = tool(args);
+        EXPECT_EQ(r.term_signal, 0);
+        EXPECT_EQ(r.exit_code, 2);
+        EXPECT_STREQ(r.err, "gmem-report: " + why + "\n");
+    }
+    // A report whose probe nests that deep.
+    std::string text = slurp(cmp + "/old.json");
+    text.replace(text.find("\"probe\": null"), 13, "\"probe\": {\"kvm\": " + nested(65536) + "}");
+    const std::string deep_report = dir.path + "/deep-report.json";
+    write_text(deep_report, text);
+    const auto r = tool({"show", deep_report});
+    EXPECT_EQ(r.term_signal, 0);
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_STREQ(r.err, "gmem-report: " + deep_report + ": JSON nested deeper than 64 levels (at byte " +
+                            std::to_string(text.find("\"kvm\": [") + 69) + ")\n");
+    // build --probe: the report is written without it.
+    add_program(dir, "prog_ok", ktap_ok, "global.third\tCAP-05\n");
+    const Built b = build_in(dir, {"--probe", deep});
+    EXPECT_EQ(b.run.term_signal, 0);
+    EXPECT_EQ(b.run.exit_code, 2);
+    EXPECT_STREQ(b.run.err, "gmem-report: " + deep + ": not gmem-probe --json output: JSON nested deeper than 64 "
+                                                      "levels (at byte 64) (left out of the report)\n");
+    auto rep_back = rep::report_from_json(b.json);
+    ASSERT_TRUE(rep_back.has_value());
+    EXPECT_STREQ(row_of(*rep_back, "CAP-05")->detail, "1 passed");
+    // Depth 64 is still read (the bound, not the data, refuses).
+    const std::string ok_depth = dir.path + "/depth64.json";
+    write_text(ok_depth, "{\"kvm\":{\"x\":" + nested(62) + "}}");
+    const Built b64 = build_in(dir, {"--probe", ok_depth});
+    EXPECT_EQ(b64.run.exit_code, 0);
+    EXPECT_STREQ(b64.run.err, "");
+}
+
+// Every other input of the wrong shape: the file and the field are named,
+// exit 2, never "internal error".
+TEST(tool_wrong_shape_inputs, "TOOLS-02") {
+    const TempDir dir;
+    add_program(dir, "prog_ok", ktap_ok, "global.third\tCAP-05\n");
+    // A JUnit file cut short: left out, the report still written.
+    const std::string junit_cut = dir.path + "/junit.xml";
+    write_text(junit_cut, "<testsuite><testcase name=\"prog_ok\" status=\"run\">");
+    const Built j = build_in(dir, {"--junit", junit_cut});
+    EXPECT_EQ(j.run.exit_code, 2);
+    EXPECT_STREQ(j.run.err, "gmem-report: " + junit_cut + ": <testcase> without </testcase> (left out of the report)\n");
+    EXPECT_FALSE(j.json.empty());
+    // A spec that is not text.
+    const std::string bad_spec = dir.path + "/spec.md";
+    write_text(bad_spec, "## CAP: caps\n| CAP-01 | a |\n| CAP-02 | b \xc3\x28 |\n");
+    const auto s = tool({"build", "--ktap-dir", dir.path + "/ktap", "--spec", bad_spec});
+    EXPECT_EQ(s.exit_code, 2);
+    EXPECT_STREQ(s.err, "gmem-report: spec: " + bad_spec + ": line 3: not valid UTF-8 text (byte 41)\n");
+    // A test list that is not one: that program's problem, the others' rows stand.
+    write_text(dir.path + "/ktap/prog_bad.list", "no tab here\n");
+    write_text(dir.path + "/ktap/prog_bad.ktap", "");
+    const Built l = build_in(dir);
+    EXPECT_EQ(l.run.exit_code, 1);
+    auto lr = rep::report_from_json(l.json);
+    ASSERT_TRUE(lr.has_value());
+    ASSERT_TRUE(program_of(*lr, "prog_bad") != nullptr);
+    EXPECT_TRUE(has_line(l.run.out, "  prog_bad: its test list is not usable: prog_bad.list: line 1: expected "
+                                    "\"name<TAB>IDs\", got 'no tab here'"));
+    EXPECT_STREQ(row_of(*lr, "CAP-05")->detail, "1 passed");
+    // Saved reports with a field of the wrong type.
+    const struct {
+        const char* from;
+        const char* to;
+        const char* why;
+    } fields[] = {
+        {R"("status": "PASS", "detail": "1 passed")", R"("status": 1, "detail": "1 passed")",
+         R"(field "behaviours[0].status": expected a string, got number)"},
+        {R"("tests": [])", R"("tests": {})", R"(field "behaviours[0].tests": expected an array, got object)"},
+        {R"("kernel_release": "6.17-old")", R"("kernel_release": ["6.17"])",
+         R"(field "kernel_release": expected a string, got array)"},
+        {R"("probe": null)", R"("probe": "none")", R"(field "probe": expected an object or null, got string)"},
+        {R"({"prefix": "CAP", "title": "capability probing"})", R"({"prefix": "CAP"})",
+         R"(field "sections[0].title" is missing)"},
+    };
+    const std::string saved = slurp(cmp + "/old.json");
+    for (const auto& f : fields) {
+        HARNESS_TRACE("%s", f.why);
+        std::string edited = saved;
+        const size_t at = edited.find(f.from);
+        ASSERT_TRUE(at != std::string::npos);
+        edited.replace(at, std::string_view(f.from).size(), f.to);
+        auto r = rep::report_from_json(edited);
+        ASSERT_FALSE(r.has_value());
+        EXPECT_STREQ(r.error().message, std::string("does not match the report schema: ") + f.why);
+    }
+    // The tool says it with the file's name, in each command that reads reports.
+    const std::string path = dir.path + "/wrong.json";
+    std::string edited = saved;
+    edited.replace(edited.find(fields[0].from), std::string_view(fields[0].from).size(), fields[0].to);
+    write_text(path, edited);
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"show", path},
+                                                 std::vector<std::string>{"compare", cmp + "/old.json", path},
+                                                 std::vector<std::string>{"matrix", path}}) {
+        const auto r = tool(args);
+        EXPECT_EQ(r.exit_code, 2);
+        EXPECT_STREQ(r.err, "gmem-report: " + path + ": does not match the report schema: " + fields[0].why + "\n");
+    }
 }
 
 TEST_HARNESS_MAIN

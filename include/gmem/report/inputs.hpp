@@ -33,6 +33,7 @@ struct ProgramInput {
     CtestResult ctest;                               // status unknown without JUnit
     std::optional<std::string> ktap;                 // file content; nullopt: no file
     std::optional<std::vector<ListedTest>> listing;  // nullopt: no <program>.list
+    std::string listing_problem = {};                // why its <program>.list was not usable
     // A KTAP file of a program CTest did not run (with a JUnit file given):
     // typically a checker's child that inherited GMEM_KTAP_DIR. Not a result.
     bool stray = false;
@@ -48,9 +49,30 @@ Expected<std::vector<ListedTest>> parse_listing(std::string_view text);
 std::vector<std::string> split_ids(std::string_view ids);
 
 // Every program named by the JUnit file (when given), a <program>.ktap or a
-// <program>.list in ktap_dir, sorted by name.
+// <program>.list in ktap_dir, sorted by name. A <program>.list that is not a
+// test list does not stop the others: the program gets listing_problem.
 Expected<std::vector<ProgramInput>> read_results(const std::string& ktap_dir,
                                                  const std::optional<std::string>& junit_path);
+
+// Everything `gmem-report build` reads: read_results() plus gmem-probe's JSON
+// (check_probe). A JUnit or probe file that cannot be used is left out and
+// named in left_out ("FILE: why"), so that the report of what the programs
+// printed is still written; only an unusable ktap_dir is a Problem.
+struct RunInputs {
+    std::vector<ProgramInput> programs;
+    std::string probe_json;             // checked, compact; "" = none
+    std::vector<std::string> left_out;
+};
+Expected<RunInputs> read_run(const std::string& ktap_dir, std::optional<std::string> junit_path,
+                             const std::optional<std::string>& probe_path);
+
+// gmem-probe --json output, checked before the report uses it: JSON nested at
+// most 64 levels, an object, and every field the report shows has the type
+// gmem-probe writes (objects, true/false, arrays; text or numbers where shown
+// as they are). Unknown fields are kept, missing ones shown as unknown.
+// Returns the probe as compact JSON, or a Problem naming the field
+// ("field \"kvm.usable\": expected true or false, got string").
+Expected<std::string> check_probe(std::string_view text);
 
 // Lists the tests of every program in CTest's `--show-only=json-v1` output by
 // running `<program> -l` (bounded by timeout_s) and writes <name>.list into

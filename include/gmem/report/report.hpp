@@ -68,6 +68,9 @@ struct ProgramRecord {
     std::string ktap;                      // "complete" "incomplete" "empty" "missing"
     unsigned results = 0;                  // result lines in its KTAP
     std::vector<std::string> problems;     // each one fails the run
+    // What the report had to change to show it, e.g. its output was not
+    // valid UTF-8 text (the bad bytes are shown as \xNN); fails nothing.
+    std::vector<std::string> notes;
 };
 
 struct UnknownId {
@@ -82,6 +85,9 @@ struct Meta {
     std::string corpus_version;            // git describe --always --dirty
     std::string probe_json;                // gmem-probe --json output; "" = none
     std::string probe_note;                // why there is no probe
+    // Inputs of the run that could not be used and were left out (a probe or
+    // JUnit file of the wrong shape), each naming the file: they fail the run.
+    std::vector<std::string> input_problems;
     std::string ran_on;                    // where the programs ran ("this host", "QEMU VM ..."); "" = unknown
     bool in_vm = false;                    // ran_on is a VM the runner booted (ci/run-kernel)
 };
@@ -106,7 +112,7 @@ struct Report {
     unsigned failed_rows() const;
     unsigned program_problems() const;
     // The run failed: no program ran, a FAIL row, a program problem, an
-    // unknown ID or a failing test that names no ID.
+    // unknown ID, a failing test that names no ID or an input left out.
     bool failed() const;
     // Why the kernel's guest_memfd was not tested at all (TOOLS-06), read
     // from the probe: KVM could not be opened (no /dev/kvm, no permission, an
@@ -117,10 +123,13 @@ struct Report {
     bool not_tested() const { return !failed() && !not_tested_reason().empty(); }
 };
 
-
+// Text from the programs (KTAP, test lists, names, CTest's details) is data:
+// bytes that are not UTF-8 are kept as "\xNN" and the program gets a note.
 Report build_report(const Spec& spec, const std::vector<ProgramInput>& programs, Meta meta);
 
 std::string to_json(const Report& r);
+// A Problem names the field that does not fit the schema
+// ("does not match the report schema: field \"behaviours[3].tests[0].result\": ...").
 Expected<Report> report_from_json(std::string_view text);
 std::string to_markdown(const Report& r);
 // The short form: counts per section, every FAIL, every problem, every
