@@ -573,11 +573,7 @@ TEST(bisect_kernel_missing_image, "TOOLS-03 HARNESS-07") {
 // Bad usage is 2, before gmem_ensure_packages (dpkg-query, apt-get) and
 // before anything is fetched or built.
 TEST(kernel_matrix_bad_usage, "HARNESS-07") {
-    struct Case {
-        std::vector<std::string> args;
-        std::string message;
-    };
-    const Case cases[] = {
+    const std::vector<UsageCase> cases = {
         {{"--frobnicate"}, "kernel-matrix: unknown argument '--frobnicate'"},
         {{"extra"}, "kernel-matrix: unknown kernel 'extra' (ci/kernels.list has: 6.1 "},
         {{"--all", "--package", "linux-image-6.1.0-1-amd64"}, "kernel-matrix: --package runs one Debian package as the control"},
@@ -594,16 +590,7 @@ TEST(kernel_matrix_bad_usage, "HARNESS-07") {
         {{"--resolve", "nosuch"}, "kernel-matrix: unknown kernel 'nosuch' (ci/kernels.list has: 6.1 "},
         {{"--resolve", "6.1", "7.3"}, "kernel-matrix: --resolve takes one kernel name and no other kernels"},
     };
-    for (const auto& c : cases) {
-        std::string cmd;
-        for (const auto& a : c.args) cmd += " '" + a + "'";
-        HARNESS_TRACE("kernel-matrix%s", cmd.c_str());
-        const Stubs stubs;
-        const auto r = run(kernel_matrix, c.args, stubs.env());
-        EXPECT_RUN(r, 2, err, c.message);
-        EXPECT_STREQ(r.out, "");
-        EXPECT_NO_CALLS(stubs);
-    }
+    expect_bad_usage(kernel_matrix, cases, true);
     const Stubs stubs;
     const auto help = run(kernel_matrix, {"--help"}, stubs.env());
     EXPECT_RUN(help, 0, out, "Exit 0 the control holds; 1 a check failed");
@@ -778,11 +765,7 @@ TEST(run_lava_difference_from_run_kernel, "TOOLS-05") {
 // installed, built or booted; bad input is a message and exit 2.
 TEST(conformance_bad_usage, "TOOLS-06") {
     const std::string conformance = source_dir + "/ci/conformance";
-    struct Case {
-        std::vector<std::string> args;
-        std::string message;
-    };
-    const Case cases[] = {
+    const std::vector<UsageCase> cases = {
         {{"--kernel"}, "ci/conformance: --kernel needs a value"},
         {{"--deb"}, "ci/conformance: --deb needs a value"},
         {{"--kernel", "nosuch"},
@@ -793,16 +776,7 @@ TEST(conformance_bad_usage, "TOOLS-06") {
         {{"--append", "x=1"}, "ci/conformance: --append is for a kernel booted in a VM (--kernel or --deb)"},
         {{"--kernel", "7.3", "--numa"}, "ci/conformance: --numa needs a value"},
     };
-    for (const auto& c : cases) {
-        std::string cmd;
-        for (const auto& a : c.args) cmd += " '" + a + "'";
-        HARNESS_TRACE("ci/conformance%s", cmd.c_str());
-        const Stubs stubs;
-        const auto r = run(conformance, c.args, stubs.env());
-        EXPECT_RUN(r, 2, err, c.message);
-        EXPECT_STREQ(r.out, "");
-        EXPECT_NO_CALLS(stubs);
-    }
+    expect_bad_usage(conformance, cases, true);
     const Stubs stubs;
     const auto help = run(conformance, {"--help"}, stubs.env());
     EXPECT_RUN(help, 0, out, "4  NOT TESTED: nothing failed, but KVM could not be used");
