@@ -256,7 +256,14 @@ VM_SELFTESTS=/opt/gmem-selftests
 # debug info stripped, the host's glibc beside. The caller writes
 # STAGE/gmem/config (and run.args), then vm_pack_initramfs.
 vm_stage_root() { # stage inst moddir release
-    local stage=$1 inst=$2 moddir=$3 release=$4 f
+    vm_stage_boot "$1" "$3" "$4"
+    vm_stage_corpus "$1" "$2"
+}
+
+# The part of the root that depends on the kernel: the directories, busybox,
+# ci/vm/init as /init, the KVM modules of MODDIR (empty: KVM built in).
+vm_stage_boot() { # stage moddir release
+    local stage=$1 moddir=$2 release=$3
     mkdir -p "$stage/bin" "$stage/gmem" "$stage/dev" "$stage/proc" "$stage/sys" "$stage/tmp"
     cp /bin/busybox "$stage/bin/busybox"
     install -m 0755 "$GMEM_ROOT/ci/vm/init" "$stage/init"
@@ -266,6 +273,12 @@ vm_stage_root() { # stage inst moddir release
     else
         vm_note "kernel $release, no modules directory: KVM must be built in"
     fi
+}
+
+# The part that depends on the build only: the installed tree INST at
+# $VM_SELFTESTS, its programs stripped, the host libraries they need beside.
+vm_stage_corpus() { # stage inst
+    local stage=$1 inst=$2 f
     mkdir -p "$stage$VM_SELFTESTS"
     cp -a "$inst/." "$stage$VM_SELFTESTS/"
     while IFS= read -r f; do
