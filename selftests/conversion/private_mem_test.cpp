@@ -3,6 +3,8 @@
 // shared backing at userspace_addr and a private one in guest_memfd) and, with
 // the in-place conversion series, per-gmem attributes (one set of pages).
 //   private_mem.legacy_shared_and_private_backings  GUEST-05
+//   private_mem.per_gmem_shared_and_private_backings GUEST-05 (the same two
+//       backings, the attribute per guest_memfd)
 //   private_mem_kvm_exits.*                          CONV-11 (the series'
 //       private_mem_kvm_exits_test: private_access_memslot_deleted and
 //       private_access_memslot_not_private)
@@ -143,6 +145,49 @@ TEST_F(private_mem, legacy_shared_and_private_backings, "GUEST-05") {
     // Page 2 kept its (zero) private contents and page 3 its shared ones.
     EXPECT_GUEST_RETURNS(guest_read(g, gpa(2)), 0u);
     EXPECT_GUEST_RETURNS(guest_read(g, gpa(3)), 0x5a03u);
+}
+
+// The same two backings with the attribute kept per guest_memfd (in-place
+// series): a guest_memfd without MMAP does not make its slot gmem-only, so
+// the fault path still serves shared GPAs from userspace_addr and private
+// ones from guest_memfd (arch/x86/kvm/mmu/mmu.c kvm_mmu_faultin_pfn: "if
+// (fault->is_private || kvm_memslot_is_gmem_only(fault->slot))"), and
+// KVM_SET_MEMORY_ATTRIBUTES2's "attribute values are shared with
+// KVM_SET_MEMORY_ATTRIBUTES" (api.rst 4.146 of the series, patch 0017):
+// PRIVATE means what GUEST-05 checks above. The guest reads each GPA before
+// every conversion, so its stage-2 mapping exists: a conversion must take it
+// down ("unmapping pages from the host or stage-2 page tables", same
+// section) or the guest keeps reading the backing it had before.
+TEST_F(private_mem, per_gmem_shared_and_private_backings, "GUEST-05") {
+    require_model(Model::per_gmem);
+    constexpr unsigned pages = 2;
+    const std::uint64_t size = pages * page();
+    GuestVm g(sw_vm);
+    gmem::Mapping shared = anon(size);
+    auto gmem = g.vm().create_guest_memfd(size, 0); // no MMAP: private at creation
+    g.map_gmem(gmem, gpa_base, 0, size, reinterpret_cast<std::uint64_t>(shared.get()));
+    auto gpa = [&](unsigned pg) { return gpa_base + pg * page(); };
+    auto host = [&](unsigned pg) { return shared.data() + pg * page(); };
+    for (unsigned i = 0; i < pages; ++i) set_word(host(i), 0x5b00 + i);
+
+    // Private at creation: the guest sees guest_memfd's fresh page, and its
+    // write stays there.
+    EXPECT_GUEST_RETURNS(guest_read(g, gpa(0)), 0u);
+    ASSERT_GUEST_DONE(guest_write(g, gpa(0), 0xd0d0));
+    EXPECT_EQ(word_at(host(0)), 0x5b00u);
+
+    // To shared: the shared backing, for reads and writes.
+    ASSERT_OK(gmem.try_set_attributes(0, page(), 0));
+    EXPECT_GUEST_RETURNS(guest_read(g, gpa(0)), 0x5b00u);
+    ASSERT_GUEST_DONE(guest_write(g, gpa(0), 0xd0d1));
+    EXPECT_EQ(word_at(host(0)), 0xd0d1u);
+
+    // Back to private: guest_memfd's page, which the conversions did not
+    // touch ("KVM does not directly manipulate the memory contents").
+    ASSERT_OK(gmem.try_set_attributes(0, page(), private_attr));
+    EXPECT_GUEST_RETURNS(guest_read(g, gpa(0)), 0xd0d0u);
+    // The page not converted stayed private all along.
+    EXPECT_GUEST_RETURNS(guest_read(g, gpa(1)), 0u);
 }
 
 // ---------------------------------------------------------------- CONV-11 --
