@@ -912,6 +912,7 @@ TEST(build_kernel_bad_usage, "TOOLS-04 HARNESS-07") {
         {{"-c"}, "build-kernel: option -c needs a value (see --help)"},
         {{"--tree", ""}, "build-kernel: option --tree needs a value (see --help)"},
         {{"--jobs", "0"}, "build-kernel: --jobs needs a positive number (got '0')"},
+        {{"--modules"}, "build-kernel: option --modules needs a value (see --help)"},
         {{"--debian", "7.3", "--tree", tree.path}, "build-kernel: --debian and --tree are exclusive"},
         {{"--debian", "seven"},
          "build-kernel: --debian 'seven' is not a kernel series like 7.3 (package linux-source-<series>)"},
@@ -1023,6 +1024,8 @@ TEST_TIMEOUT(mutate_kernel_bad_usage, 90, "TOOLS-03 HARNESS-07") {
     const Case cases[] = {
         {{"--frobnicate"}, "mutate-kernel: unknown option '--frobnicate' (see --help)"},
         {{"--jobs", "0"}, "mutate-kernel: --jobs needs a positive number (got '0')"},
+        {{"--vms", "0"}, "mutate-kernel: --vms needs a positive number (got '0')"},
+        {{"--vms"}, "mutate-kernel: option --vms needs a value (see --help)"},
         {{"-o"}, "mutate-kernel: option -o needs a value (see --help)"},
         {{"--list", "/nonexistent/list"}, "mutate-kernel: --list /nonexistent/list: no such file"},
         {{"--list", d / "list"}, "mutate-kernel: mutant 'no-such-mutant': neither "},
