@@ -101,6 +101,24 @@ FIXTURE(private_mem) {};
 FIXTURE_SETUP(private_mem) {}
 FIXTURE_TEARDOWN(private_mem) {}
 
+namespace {
+// GUEST-05's slot: `pages` pages at gpa_base backed twice, by anonymous
+// shared memory at userspace_addr and by a guest_memfd created without flags
+// (no MMAP, so the slot is not gmem-only).
+struct TwoBackings {
+    GuestVm g{sw_vm};
+    std::uint64_t size;
+    gmem::Mapping shared;
+    gmem::kvm::GuestMemfd gmem;
+    explicit TwoBackings(unsigned pages)
+        : size(pages * page()), shared(anon(size)), gmem(g.vm().create_guest_memfd(size, 0)) {
+        g.map_gmem(gmem, gpa_base, 0, size, reinterpret_cast<std::uint64_t>(shared.get()));
+    }
+    std::uint64_t gpa(unsigned pg) const { return gpa_base + pg * page(); }
+    std::uint8_t* host(unsigned pg) { return shared.data() + pg * page(); }
+};
+} // namespace
+
 // How QEMU runs confidential VMs today (seed 003, "MOTIVATION"): one slot
 // with a shared backing (userspace_addr) and a private one (guest_memfd);
 // the per-VM PRIVATE attribute decides, per GPA, which one the guest sees
@@ -110,13 +128,11 @@ FIXTURE_TEARDOWN(private_mem) {}
 TEST_F(private_mem, legacy_shared_and_private_backings, "GUEST-05") {
     require_model(Model::legacy);
     constexpr unsigned pages = 4;
-    const std::uint64_t size = pages * page();
-    GuestVm g(sw_vm);
-    gmem::Mapping shared = anon(size);
-    auto gmem = g.vm().create_guest_memfd(size, 0); // private: no host mapping at all
-    g.map_gmem(gmem, gpa_base, 0, size, reinterpret_cast<std::uint64_t>(shared.get()));
-    auto gpa = [&](unsigned pg) { return gpa_base + pg * page(); };
-    auto host = [&](unsigned pg) { return shared.data() + pg * page(); };
+    TwoBackings t(pages); // the guest_memfd: private, no host mapping at all
+    GuestVm& g = t.g;
+    auto& gmem = t.gmem;
+    auto gpa = [&](unsigned pg) { return t.gpa(pg); };
+    auto host = [&](unsigned pg) { return t.host(pg); };
     for (unsigned i = 0; i < pages; ++i) set_word(host(i), 0x5a00 + i);
 
     // Pages 1 and 2 private; 0 and 3 shared.
@@ -161,13 +177,11 @@ TEST_F(private_mem, legacy_shared_and_private_backings, "GUEST-05") {
 TEST_F(private_mem, per_gmem_shared_and_private_backings, "GUEST-05") {
     require_model(Model::per_gmem);
     constexpr unsigned pages = 2;
-    const std::uint64_t size = pages * page();
-    GuestVm g(sw_vm);
-    gmem::Mapping shared = anon(size);
-    auto gmem = g.vm().create_guest_memfd(size, 0); // no MMAP: private at creation
-    g.map_gmem(gmem, gpa_base, 0, size, reinterpret_cast<std::uint64_t>(shared.get()));
-    auto gpa = [&](unsigned pg) { return gpa_base + pg * page(); };
-    auto host = [&](unsigned pg) { return shared.data() + pg * page(); };
+    TwoBackings t(pages); // the guest_memfd: no MMAP, private at creation
+    GuestVm& g = t.g;
+    auto& gmem = t.gmem;
+    auto gpa = [&](unsigned pg) { return t.gpa(pg); };
+    auto host = [&](unsigned pg) { return t.host(pg); };
     for (unsigned i = 0; i < pages; ++i) set_word(host(i), 0x5b00 + i);
 
     // Private at creation: the guest sees guest_memfd's fresh page, and its
