@@ -404,7 +404,7 @@ TEST_F(vm, each_flag_bit_alone, "CAP-04") {
 }
 
 // CAP-06: PRIVATE in the per-VM KVM_CAP_MEMORY_ATTRIBUTES only for VM types
-// with private memory.
+// with private memory, and exactly when the VM ioctl takes it.
 TEST_F(vm, memory_attributes_private, "CAP-06") {
     REQUIRE(Need().vm_type(variant->type));
     const auto [kvm, vm, type_name] = open_type_vm(variant->type);
@@ -424,6 +424,17 @@ TEST_F(vm, memory_attributes_private, "CAP-06") {
     if (const std::uint64_t other = u64(attrs) & ~attr_private)
         OBSERVE("attributes beyond PRIVATE offered: 0x%llx",
                 static_cast<unsigned long long>(other));
+    // The answer and the ioctl agree, on every VM type and in both models:
+    // KVM_SET_MEMORY_ATTRIBUTES takes PRIVATE exactly when the capability
+    // offers it (api.rst 4.141: the capability returns the supported
+    // attributes; kvm_vm_ioctl_set_mem_attributes fails EINVAL on any other;
+    // without the ioctl, or in in-place mode, the capability is 0). Catches
+    // a capability answer that hides (or invents) what the ioctl does.
+    const auto set = vm.try_set_memory_attributes(0, gmem::page_size(), attr_private);
+    HARNESS_TRACE("%s: KVM_SET_MEMORY_ATTRIBUTES(PRIVATE) on GPA 0 answers %s, "
+                  "KVM_CAP_MEMORY_ATTRIBUTES = 0x%lx",
+                  type_name.c_str(), set ? "success" : set.error().describe().c_str(), attrs);
+    EXPECT_EQ(bool(set), (u64(attrs) & attr_private) != 0);
     if (variant->type == uapi::kvm_x86_default_vm)
         TH_LOG("KVM_CAP_MEMORY_ATTRIBUTES on /dev/kvm: 0x%lx",
                kvm.check_extension(uapi::cap::memory_attributes));
