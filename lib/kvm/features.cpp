@@ -140,8 +140,9 @@ void probe_host(Features& f) {
 
 } // namespace
 
-long gmem_attr_cap_number(std::string* source) {
+long gmem_attr_cap_number(std::string* source, bool* chosen) {
     std::string ignored;
+    if (chosen) *chosen = true;
     if (const char* env = std::getenv("GMEM_CAP_GMEM_ATTRS"); env && *env) {
         char* end = nullptr;
         errno = 0;
@@ -159,6 +160,7 @@ long gmem_attr_cap_number(std::string* source) {
     if (source) *source = "configure-time GMEM_CAP_GMEM_ATTRS_NR" + ignored;
 #else
     if (source) *source = "default (series v8)" + ignored;
+    if (chosen) *chosen = false;
 #endif
     return uapi::cap::guest_memfd_memory_attributes_default;
 }
@@ -369,7 +371,7 @@ Features probe(const char* kvm_path) {
     f.kvm_path = kvm_path;
     f.page_size = page_size();
     GmemAttrCap& a = f.gmem_attr;
-    a.configured = gmem_attr_cap_number(&a.configured_source);
+    a.configured = gmem_attr_cap_number(&a.configured_source, &a.configured_chosen);
     f.gmem_attr_cap_nr = a.configured;
     f.gmem_attr_cap_source = a.configured_source;
     probe_host(f);

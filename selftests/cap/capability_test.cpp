@@ -460,7 +460,8 @@ TEST_F(vm, in_place_conversion_by_behaviour, "CAP-07") {
     const Features& f = features();
     const gmem::kvm::GmemAttrCap& a = f.gmem_attr;
     std::string source;
-    const long configured = gmem::kvm::gmem_attr_cap_number(&source);
+    bool chosen = false;
+    const long configured = gmem::kvm::gmem_attr_cap_number(&source, &chosen);
     const long nr = f.gmem_attr_cap_nr;
     const long cap = vm.check_extension(nr);
     const long sys = kvm.check_extension(nr);
@@ -476,6 +477,7 @@ TEST_F(vm, in_place_conversion_by_behaviour, "CAP-07") {
     EXPECT_EQ(t->in_place_conversion, !absent);
     EXPECT_EQ(a.configured, configured);
     EXPECT_STREQ(a.configured_source, source);
+    EXPECT_EQ(a.configured_chosen, chosen);
     EXPECT_EQ(a.configured_answer.value_or(-1), kvm.check_extension(configured));
     EXPECT_EQ(t->caps.guest_memfd_memory_attributes.value_or(-1), cap);
     EXPECT_EQ(f.system.guest_memfd_memory_attributes.value_or(-1), sys);
@@ -496,15 +498,14 @@ TEST_F(vm, in_place_conversion_by_behaviour, "CAP-07") {
         // answers ENOTTY is a bug (QEMU's CAP-08 predicate would take the
         // in-place path and fail). Only the default guess stays an
         // observation: on another kernel that number may be another cap.
-        const bool chosen = !source.starts_with("default");
-        if (chosen) {
+        if (a.configured_chosen) {
             HARNESS_TRACE("KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES is number %ld (%s) here; "
                           "KVM_SET_MEMORY_ATTRIBUTES2 answers ENOTTY, so the cap must answer 0",
                           nr, source.c_str());
             EXPECT_EQ(sys, 0);
             EXPECT_EQ(cap, 0);
         }
-        if (!chosen && (cap != 0 || sys != 0))
+        if (!a.configured_chosen && (cap != 0 || sys != 0))
             OBSERVE("in-place conversion absent, yet capability %ld answers 0x%lx (VM), 0x%lx "
                     "(/dev/kvm): that number belongs to something else on this kernel (%s)",
                     nr, cap, sys, a.summary.c_str());
@@ -568,10 +569,14 @@ FIXTURE_TEARDOWN(gmem_attr_cap) {}
 // ignored (with a note in the source) and the default stays.
 TEST_F(gmem_attr_cap, runtime_override, "CAP-07") {
     std::string source;
-    const long def = gmem::kvm::gmem_attr_cap_number(&source);
+    bool chosen = true;
+    const long def = gmem::kvm::gmem_attr_cap_number(&source, &chosen);
     EXPECT_EQ(def, uapi::cap::guest_memfd_memory_attributes_default);
     EXPECT_FALSE(cap::contains(source, "environment"));
+    // Chosen only when configured for this kernel at configure time.
+    EXPECT_EQ(chosen, source.starts_with("configure-time"));
     const std::string default_source = source;
+    const bool default_chosen = chosen;
 
     struct Good {
         const char* text;
@@ -580,8 +585,10 @@ TEST_F(gmem_attr_cap, runtime_override, "CAP-07") {
     for (const Good g : {Good{"249", 249}, Good{"251", 251}, Good{"0xfa", 250}}) {
         HARNESS_TRACE("GMEM_CAP_GMEM_ATTRS=%s", g.text);
         ::setenv("GMEM_CAP_GMEM_ATTRS", g.text, 1);
-        EXPECT_EQ(gmem::kvm::gmem_attr_cap_number(&source), g.want);
+        chosen = false;
+        EXPECT_EQ(gmem::kvm::gmem_attr_cap_number(&source, &chosen), g.want);
         EXPECT_STREQ(source, "GMEM_CAP_GMEM_ATTRS environment variable");
+        EXPECT_TRUE(chosen);
         // The probe takes it too (asked of a path without KVM: no VM needed).
         EXPECT_EQ(gmem::kvm::probe("/nonexistent/kvm").gmem_attr_cap_nr, g.want);
     }
@@ -589,7 +596,9 @@ TEST_F(gmem_attr_cap, runtime_override, "CAP-07") {
          {"junk", "0", "-3", "12abc", " ", "0x", "99999999999999999999", "4294967296"}) {
         HARNESS_TRACE("GMEM_CAP_GMEM_ATTRS='%s'", bad);
         ::setenv("GMEM_CAP_GMEM_ATTRS", bad, 1);
-        EXPECT_EQ(gmem::kvm::gmem_attr_cap_number(&source), def);
+        chosen = !default_chosen;
+        EXPECT_EQ(gmem::kvm::gmem_attr_cap_number(&source, &chosen), def);
+        EXPECT_EQ(chosen, default_chosen); // an ignored value chooses nothing
         EXPECT_TRUE(source.starts_with(default_source));
         EXPECT_TRUE(cap::contains(source, "ignored"));
     }

@@ -60,6 +60,7 @@ struct GmemAttrCap {
     static constexpr long scan_last = 300;  // ... well beyond 7.3's last (251)
     long configured = 0;
     std::string configured_source;         // as gmem_attr_cap_number() says
+    bool configured_chosen = false;        // set for this kernel, not the default guess
     std::optional<long> configured_answer; // on /dev/kvm; nullopt: not asked or ioctl error
     Conversion conversion = Conversion::unknown;
     std::string conversion_evidence;       // the ioctl's answer, or why it was not asked
@@ -141,8 +142,10 @@ const Features& features();
 // GMEM_CAP_GMEM_ATTRS environment variable if set and valid, else the
 // configure-time value, else the newest known series number (v8: 250). A
 // value that is not a whole positive number (in C syntax: 250, 0xfa) that
-// fits in an int is ignored, and `source` says so.
-long gmem_attr_cap_number(std::string* source = nullptr);
+// fits in an int is ignored, and `source` says so. `chosen`: whether the
+// number was chosen for this kernel (the variable or the configure-time
+// value), not the default guess.
+long gmem_attr_cap_number(std::string* source = nullptr, bool* chosen = nullptr);
 
 // The x86 VM types with private memory (kvm_arch_has_private_mem():
 // SW_PROTECTED, SNP, TDX), for which the capability answers PRIVATE.
