@@ -129,38 +129,34 @@ TEST_F(private_mem, legacy_shared_and_private_backings, "GUEST-05") {
     require_model(Model::legacy);
     constexpr unsigned pages = 4;
     TwoBackings t(pages); // the guest_memfd: private, no host mapping at all
-    GuestVm& g = t.g;
-    auto& gmem = t.gmem;
-    auto gpa = [&](unsigned pg) { return t.gpa(pg); };
-    auto host = [&](unsigned pg) { return t.host(pg); };
-    for (unsigned i = 0; i < pages; ++i) set_word(host(i), 0x5a00 + i);
+    for (unsigned i = 0; i < pages; ++i) set_word(t.host(i), 0x5a00 + i);
 
     // Pages 1 and 2 private; 0 and 3 shared.
-    ASSERT_OK(g.vm().try_set_memory_attributes(gpa(1), 2 * page(), private_attr));
+    ASSERT_OK(t.g.vm().try_set_memory_attributes(t.gpa(1), 2 * page(), private_attr));
     for (unsigned i = 0; i < pages; ++i) {
         HARNESS_TRACE("page %u (%s)", i, i == 1 || i == 2 ? "private" : "shared");
         // Private pages come from the fresh guest_memfd (zeros), shared ones
         // from the shared backing.
-        EXPECT_GUEST_RETURNS(guest_read(g, gpa(i)), i == 1 || i == 2 ? 0u : 0x5a00u + i);
+        EXPECT_GUEST_RETURNS(guest_read(t.g, t.gpa(i)), i == 1 || i == 2 ? 0u : 0x5a00u + i);
     }
-    ASSERT_GUEST_DONE(guest_write(g, gpa(0), 0xc0de0));  // shared: lands in the backing
-    ASSERT_GUEST_DONE(guest_write(g, gpa(1), 0xc0de1));  // private: lands in guest_memfd
-    EXPECT_EQ(word_at(host(0)), 0xc0de0u);
-    EXPECT_EQ(word_at(host(1)), 0x5a01u); // the private write never reaches the shared side
-    EXPECT_GUEST_RETURNS(guest_read(g, gpa(1)), 0xc0de1u);
+    ASSERT_GUEST_DONE(guest_write(t.g, t.gpa(0), 0xc0de0));  // shared: lands in the backing
+    ASSERT_GUEST_DONE(guest_write(t.g, t.gpa(1), 0xc0de1));  // private: lands in guest_memfd
+    EXPECT_EQ(word_at(t.host(0)), 0xc0de0u);
+    EXPECT_EQ(word_at(t.host(1)), 0x5a01u); // the private write never reaches the shared side
+    EXPECT_GUEST_RETURNS(guest_read(t.g, t.gpa(1)), 0xc0de1u);
 
     // Clearing the attribute shows the shared bytes again ...
-    ASSERT_OK(g.vm().try_set_memory_attributes(gpa(1), page(), 0));
-    EXPECT_GUEST_RETURNS(guest_read(g, gpa(1)), 0x5a01u);
+    ASSERT_OK(t.g.vm().try_set_memory_attributes(t.gpa(1), page(), 0));
+    EXPECT_GUEST_RETURNS(guest_read(t.g, t.gpa(1)), 0x5a01u);
     // ... and setting it again shows guest_memfd's (nothing discarded them).
-    ASSERT_OK(g.vm().try_set_memory_attributes(gpa(1), page(), private_attr));
-    EXPECT_GUEST_RETURNS(guest_read(g, gpa(1)), 0xc0de1u);
+    ASSERT_OK(t.g.vm().try_set_memory_attributes(t.gpa(1), page(), private_attr));
+    EXPECT_GUEST_RETURNS(guest_read(t.g, t.gpa(1)), 0xc0de1u);
     // Unless they were punched meanwhile: then the private page is fresh.
-    gmem.punch_hole(static_cast<off_t>(page()), static_cast<off_t>(page()));
-    EXPECT_GUEST_RETURNS(guest_read(g, gpa(1)), 0u);
+    t.gmem.punch_hole(static_cast<off_t>(page()), static_cast<off_t>(page()));
+    EXPECT_GUEST_RETURNS(guest_read(t.g, t.gpa(1)), 0u);
     // Page 2 kept its (zero) private contents and page 3 its shared ones.
-    EXPECT_GUEST_RETURNS(guest_read(g, gpa(2)), 0u);
-    EXPECT_GUEST_RETURNS(guest_read(g, gpa(3)), 0x5a03u);
+    EXPECT_GUEST_RETURNS(guest_read(t.g, t.gpa(2)), 0u);
+    EXPECT_GUEST_RETURNS(guest_read(t.g, t.gpa(3)), 0x5a03u);
 }
 
 // The same two backings with the attribute kept per guest_memfd (in-place
@@ -178,30 +174,26 @@ TEST_F(private_mem, per_gmem_shared_and_private_backings, "GUEST-05") {
     require_model(Model::per_gmem);
     constexpr unsigned pages = 2;
     TwoBackings t(pages); // the guest_memfd: no MMAP, private at creation
-    GuestVm& g = t.g;
-    auto& gmem = t.gmem;
-    auto gpa = [&](unsigned pg) { return t.gpa(pg); };
-    auto host = [&](unsigned pg) { return t.host(pg); };
-    for (unsigned i = 0; i < pages; ++i) set_word(host(i), 0x5b00 + i);
+    for (unsigned i = 0; i < pages; ++i) set_word(t.host(i), 0x5b00 + i);
 
     // Private at creation: the guest sees guest_memfd's fresh page, and its
     // write stays there.
-    EXPECT_GUEST_RETURNS(guest_read(g, gpa(0)), 0u);
-    ASSERT_GUEST_DONE(guest_write(g, gpa(0), 0xd0d0));
-    EXPECT_EQ(word_at(host(0)), 0x5b00u);
+    EXPECT_GUEST_RETURNS(guest_read(t.g, t.gpa(0)), 0u);
+    ASSERT_GUEST_DONE(guest_write(t.g, t.gpa(0), 0xd0d0));
+    EXPECT_EQ(word_at(t.host(0)), 0x5b00u);
 
     // To shared: the shared backing, for reads and writes.
-    ASSERT_OK(gmem.try_set_attributes(0, page(), 0));
-    EXPECT_GUEST_RETURNS(guest_read(g, gpa(0)), 0x5b00u);
-    ASSERT_GUEST_DONE(guest_write(g, gpa(0), 0xd0d1));
-    EXPECT_EQ(word_at(host(0)), 0xd0d1u);
+    ASSERT_OK(t.gmem.try_set_attributes(0, page(), 0));
+    EXPECT_GUEST_RETURNS(guest_read(t.g, t.gpa(0)), 0x5b00u);
+    ASSERT_GUEST_DONE(guest_write(t.g, t.gpa(0), 0xd0d1));
+    EXPECT_EQ(word_at(t.host(0)), 0xd0d1u);
 
     // Back to private: guest_memfd's page, which the conversions did not
     // touch ("KVM does not directly manipulate the memory contents").
-    ASSERT_OK(gmem.try_set_attributes(0, page(), private_attr));
-    EXPECT_GUEST_RETURNS(guest_read(g, gpa(0)), 0xd0d0u);
+    ASSERT_OK(t.gmem.try_set_attributes(0, page(), private_attr));
+    EXPECT_GUEST_RETURNS(guest_read(t.g, t.gpa(0)), 0xd0d0u);
     // The page not converted stayed private all along.
-    EXPECT_GUEST_RETURNS(guest_read(g, gpa(1)), 0u);
+    EXPECT_GUEST_RETURNS(guest_read(t.g, t.gpa(1)), 0u);
 }
 
 // ---------------------------------------------------------------- CONV-11 --
