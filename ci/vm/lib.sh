@@ -302,14 +302,31 @@ vm_shquote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 # (OUT/markers.txt). Safe to run on a partial log.
 vm_collect() { # results.raw out
     local raw=$1 out=$2
+    # FILE: text lines prefixed "|". FILEZ: gzip in base64 lines, decoded when
+    # the file ends (at its EOF marker, the next marker, or the end of the
+    # output: what a VM that died mid-file sent is kept as far as it goes).
     tr -d '\r' <"$raw" | awk -v out="$out" '
-        function close_cur() { if (cur != "") { close(cur) }; cur = "" }
-        /^@@GMEM FILE / { close_cur(); f = substr($0, 13); cur = out "/" f;
-                          d = cur; sub(/\/[^\/]*$/, "", d); system("mkdir -p \"" d "\"");
-                          printf "" > cur; next }
+        # cur: the file being received; w: where its lines go (cur, or
+        # cur.b64 for FILEZ, decoded into cur when it is closed).
+        function close_cur() {
+            if (cur != "") {
+                close(w)
+                if (w != cur) system("base64 -d -i <\"" w "\" 2>/dev/null | gzip -dc >\"" cur "\" 2>/dev/null; rm -f \"" w "\"")
+            }
+            cur = ""; w = ""
+        }
+        function open_file(name, zipped) {
+            close_cur(); cur = out "/" name; w = zipped ? cur ".b64" : cur
+            d = cur; sub(/\/[^\/]*$/, "", d); system("mkdir -p \"" d "\"")
+            printf "" > w
+        }
+        /^@@GMEM FILE / { open_file(substr($0, 13), 0); next }
+        /^@@GMEM FILEZ / { open_file(substr($0, 14), 1); next }
         /^@@GMEM EOF / { close_cur(); next }
         /^@@GMEM / { close_cur(); print > (out "/markers.txt"); next }
-        cur != "" && /^\|/ { print substr($0, 2) > cur; next }
+        cur != "" && w == cur && /^\|/ { print substr($0, 2) > w; next }
+        cur != "" && w != cur && /^[A-Za-z0-9+\/=]+$/ { print > w; next }
+        END { close_cur() }
     '
 }
 

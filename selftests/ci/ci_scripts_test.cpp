@@ -523,6 +523,39 @@ TEST(run_kernel_help, "TOOLS-03 HARNESS-07") {
     EXPECT_NO_CALLS(stubs);
 }
 
+// What the VM sends on its second serial port comes back as files
+// (ci/vm/lib.sh vm_collect): text lines ("@@GMEM FILE", each prefixed "|"),
+// gzip in base64 ("@@GMEM FILEZ", what /init sends when it has gzip and
+// base64), the markers apart, CRs dropped. A FILEZ cut off by a VM that died
+// keeps what was decoded so far; nothing of the decoding is left behind.
+TEST(run_kernel_collects_files, "TOOLS-03") {
+    const TempDir d;
+    const std::string raw = d / "results.raw";
+    const std::string make_raw =
+        "{ printf '@@GMEM READY 6.99.0-fake\\r\\n'; echo '@@GMEM FILEZ ktap/a.ktap';"
+        "  printf 'KTAP version 1\\n1..1\\nok 1 global.a\\n' | gzip -c | base64;"
+        "  echo '@@GMEM EOF ktap/a.ktap'; echo '@@GMEM FILE log/a.log'; printf '|line one\\r\\n';"
+        "  echo '@@GMEM EOF log/a.log'; echo '@@GMEM RC a 0 1'; echo '@@GMEM FILEZ dmesg.txt';"
+        "  seq 1 2000 | gzip -c | base64 | head -c 3000; } >\"$1\"";
+    const auto mk = run("/bin/bash", {"-c", make_raw, "make-raw", raw}, {});
+    ASSERT_EQ(mk.exit_code, 0);
+    const auto r = run("/bin/bash",
+                       {"-c", "source \"$0\" && vm_collect \"$1\" \"$2\"",
+                        source_dir + "/ci/vm/lib.sh", raw, d.path},
+                       {});
+    EXPECT_RUN(r, 0, err, "");
+    EXPECT_STREQ(read_file(d / "ktap/a.ktap"), "KTAP version 1\n1..1\nok 1 global.a\n");
+    EXPECT_STREQ(read_file(d / "log/a.log"), "line one\n");
+    EXPECT_STREQ(read_file(d / "markers.txt"), "@@GMEM READY 6.99.0-fake\n@@GMEM RC a 0 1\n");
+    // 3000 of the 5698 base64 characters of "1\n2\n...2000\n": the start, whole.
+    const std::string part = read_file(d / "dmesg.txt");
+    EXPECT_TRUE(part.starts_with("1\n2\n3\n"));
+    EXPECT_TRUE(contains(part, "\n500\n"));
+    EXPECT_FALSE(contains(part, "\n2000\n"));
+    for (const auto& e : fs::recursive_directory_iterator(d.path))
+        EXPECT_FALSE(e.path().extension() == ".b64");
+}
+
 // --------------------------------------------------------- bisect-kernel --
 // For `git bisect run`, 125 means "skip this commit" and a status above 127
 // stops the bisection: its --help documents 255 for bad usage.
