@@ -61,12 +61,17 @@ struct XfailInfo {
     const char* reason;
 };
 
+// A fixture's variant gate (FIXTURE_VARIANT_GATE): a reason to SKIP every
+// test of the variant, or none.
+using VariantGate = std::optional<std::string> (*)(const void* variant);
+
 struct FixtureInfo {
     explicit FixtureInfo(const char* fixture_name);
     const char* name;
     std::vector<VariantInfo> variants;
     std::vector<TestInfo> tests;
     std::vector<XfailInfo> xfails;
+    VariantGate gate = nullptr;
 };
 
 FixtureInfo& global_fixture();
@@ -81,6 +86,9 @@ struct TestRegistrar {
                   TestThunk thunk) {
         f.tests.push_back({name, ids, timeout_ms, thunk});
     }
+};
+struct GateRegistrar {
+    GateRegistrar(FixtureInfo& f, VariantGate g) { f.gate = g; }
 };
 struct XfailRegistrar {
     XfailRegistrar(FixtureInfo& f, const char* variant, const char* test, const char* reason) {
@@ -246,6 +254,21 @@ inline void poke(void* p, std::uint8_t v) { *static_cast<volatile std::uint8_t*>
     static ::harness::VariantRegistrar fx##_v_##vname##_reg_{fx##_info_, #vname,                   \
                                                              &fx##_v_##vname##_};                  \
     const fx##_variant_t_ fx##_v_##vname##_ =
+
+// The variant's gate, asked by the runner before it forks a test of the
+// variant: a reason reports the test SKIP with it, and no process is made
+// (under TCG a fork costs the test programs about 8 ms a test, and a variant
+// of a VM type the kernel does not offer skips every test). Only for what
+// cannot change between the tests of one run (the probe's answers), and
+// FIXTURE_SETUP must still check the same thing first: the gate saves the
+// fork, it never decides differently. The gate runs in the runner: an
+// exception from it means no gate (the test runs and decides for itself).
+#define FIXTURE_VARIANT_GATE(fx)                                                                   \
+    static std::optional<std::string> fx##_gate_(const fx##_variant_t_* variant);                  \
+    static ::harness::GateRegistrar fx##_gate_reg_{                                                \
+        fx##_info_,                                                                                \
+        [](const void* vp) { return fx##_gate_(static_cast<const fx##_variant_t_*>(vp)); }};       \
+    static std::optional<std::string> fx##_gate_([[maybe_unused]] const fx##_variant_t_* variant)
 
 #define FIXTURE_SETUP(fx)                                                                          \
     static void fx##_setup_([[maybe_unused]] fx##_fixture_t_* self,                                \

@@ -654,6 +654,16 @@ Outcome run_one(const Selected& s, SharedResult* shared) {
     return {Status::pass, "", shared->observed != 0};
 }
 
+// The variant gate's reason to skip the test without forking it, if any.
+std::optional<std::string> gate_reason(const Selected& s) {
+    if (!s.fixture->gate || !s.variant) return std::nullopt;
+    try {
+        return s.fixture->gate(s.variant->data);
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -776,6 +786,8 @@ int main(int argc, char** argv) {
             diag(s->name + ": unknown behaviour ID(s) " + s->bad_ids +
                  " (not in spec/BEHAVIORS.md)");
             o = {Status::fail, "", false};
+        } else if (auto why = gate_reason(*s)) {
+            o = {Status::skip, *why, false};
         } else {
             o = run_one(*s, shared);
         }

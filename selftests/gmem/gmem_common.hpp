@@ -64,7 +64,14 @@ inline std::string flags_text(std::uint64_t flags) {
         .vm_type = (tnum), .flags = ::gmem_test::flag_shared                                       \
     }
 
+// The variants' gate is GMEM_SETUP_VM's REQUIRE, asked in the runner before
+// it forks (FIXTURE_VARIANT_GATE): a VM type or flags the kernel does not
+// offer SKIP every test of the variant with the same reason, without a process
+// each. The fixture's setup must start with GMEM_SETUP_VM.
 #define GMEM_FLAG_VARIANTS(fx)                                                                     \
+    FIXTURE_VARIANT_GATE(fx) {                                                                     \
+        return ::gmem_test::Need().gmem_flags(variant->vm_type, variant->flags).missing();         \
+    }                                                                                              \
     GMEM_VARIANTS_FOR_TYPE_(fx, default_vm, ::gmem::uapi::kvm_x86_default_vm);                     \
     GMEM_VARIANTS_FOR_TYPE_(fx, sw_protected_vm, ::gmem::uapi::kvm_x86_sw_protected_vm);           \
     GMEM_VARIANTS_FOR_TYPE_(fx, sev_vm, ::gmem::uapi::kvm_x86_sev_vm);                             \

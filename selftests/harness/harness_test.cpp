@@ -95,6 +95,9 @@ const std::vector<std::string> demo_names = {
     "fx.large.assert_fails_teardown_runs",
     "fx.large.passes",
     "fx.large.known_bug",
+    "gated.open.runs",
+    "gated.closed.runs",
+    "gated.throwing.runs",
 };
 
 } // namespace
@@ -132,7 +135,10 @@ TEST(exit_codes_and_results, "HARNESS-01") {
              "not ok 24 fx.large.assert_fails_teardown_runs",
              "ok 25 fx.large.passes",
              "not ok 26 fx.large.known_bug # XPASS fixed in large",
-             "# Totals: pass:6 fail:16 xfail:1 xpass:1 skip:2 error:0",
+             "ok 27 gated.open.runs",
+             "ok 28 gated.closed.runs # SKIP the gate is closed for this variant",
+             "ok 29 gated.throwing.runs",
+             "# Totals: pass:8 fail:16 xfail:1 xpass:1 skip:3 error:0",
          }) {
         HARNESS_TRACE("line '%s'", line);
         EXPECT_TRUE(has_line(all.proc.out, line));
@@ -275,7 +281,7 @@ TEST(command_line, "HARNESS-07") {
                        "-f", "fx"}) == (V{"fx.large.passes"}));
     EXPECT_TRUE(names({"-r", "fx.small.passes"}) == (V{"fx.small.passes"}));
     // Only excludes: everything else runs.
-    const V no_global = names({"-F", "global", "-T", "known_bug", "-T",
+    const V no_global = names({"-F", "global", "-F", "gated", "-T", "known_bug", "-T",
                                "assert_fails_teardown_runs"});
     EXPECT_TRUE(no_global == (V{"fx.small.passes", "fx.large.passes"}));
 
