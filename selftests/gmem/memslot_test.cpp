@@ -252,4 +252,40 @@ TEST_F(slot, delete_and_rebind, "SLOT-07") {
     EXPECT_OK(vm.try_set_memslot(Memslot::for_gmem(1, gpa_base, pages(2), fd, 0, self->uaddr)));
 }
 
+// Deleting a slot releases every page of its range, not just its start: a
+// range of 65 pages from page 1 of a 66-page file, deleted, can be bound
+// again whole, and page by page at its ends and at page 64. (The bindings
+// are an xarray of the file's pages, the range stored as multi-index
+// entries: a few pages inside one 64-slot node are one entry, which a
+// store at its first index replaces whole, so only a range that crosses a
+// node boundary, as this one does at page 64, is held by more than one
+// entry and can be left partly bound.)
+TEST_F(slot, delete_releases_every_page, "SLOT-07") {
+    const Vm& vm = self->vm;
+    constexpr std::uint64_t big_pages = 66;
+    const GuestMemfd big = vm.create_guest_memfd(pages(big_pages), variant->flags);
+    void* p = ::mmap(nullptr, pages(big_pages), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+    ASSERT_OK(p);
+    const gmem::Mapping backing(p, pages(big_pages));
+    const auto uaddr = reinterpret_cast<std::uint64_t>(p);
+    const std::uint64_t gpa_b = gpa_base + pages(1024);
+    const auto range = [&](std::uint32_t slot, std::uint64_t gpa, std::uint64_t first, std::uint64_t n) {
+        return vm.try_set_memslot(Memslot::for_gmem(slot, gpa, pages(n), big.fd(), pages(first), uaddr));
+    };
+    ASSERT_OK(range(1, gpa_base, 1, big_pages - 1));
+    // Held: a page past the node boundary cannot be bound by another slot.
+    EXPECT_GMEM_OVERLAP_REFUSED(range(2, gpa_b, 64, 1));
+    ASSERT_OK(vm.try_delete_memslot(1));
+    for (const std::uint64_t page : {std::uint64_t{1}, std::uint64_t{63}, std::uint64_t{64},
+                                     big_pages - 1}) {
+        HARNESS_TRACE("page %llu of the deleted slot's range, bound alone",
+                      static_cast<unsigned long long>(page));
+        const auto bound = range(2, gpa_b, page, 1);
+        EXPECT_OK(bound);
+        if (bound) ASSERT_OK(vm.try_delete_memslot(2));
+    }
+    EXPECT_OK(range(3, gpa_b, 1, big_pages - 1));
+}
+
 GMEM_TEST_MAIN
