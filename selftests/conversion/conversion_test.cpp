@@ -192,6 +192,21 @@ TEST_F(gmem_conversions, indexing, "CONV-03") {
         Conv c(n, shared_flags);
         for (unsigned i = n; i-- > 0;) CHECK_SHARED(c, i, 0, v(i, 0), v(i, 2)); // highest first
         CONVERT_TO_PRIVATE(c, t, v(t, 2), v(t, 3));
+        {
+            // Through a new mapping every access faults afresh: the host's
+            // view follows the pages' state, not PTEs left from before.
+            const auto fresh = c.gmem.mmap();
+            for (unsigned i = 0; i < n; ++i) {
+                HARNESS_TRACE("page %u through a new mapping", i);
+                std::uint8_t* p = fresh.data() + i * page();
+                if (i == t) {
+                    EXPECT_SIGNAL(SIGBUS, harness::peek(p));
+                } else {
+                    ASSERT_NO_SIGNAL(SIGBUS, harness::peek(p));
+                    EXPECT_EQ(static_cast<int>(*p), static_cast<int>(v(i, 2)));
+                }
+            }
+        }
         for (unsigned i = 0; i < n; ++i) {
             if (i == t)
                 CHECK_PRIVATE(c, t, v(t, 3), v(t, 4));
