@@ -45,12 +45,17 @@ inline std::string flags_text(std::uint64_t flags) {
     return flags == 0 ? std::string("no flags") : gmem::kvm::gmem_flags_name(flags);
 }
 
+// What a (VM type, flags) variant needs: the type, guest_memfd (CAP-02) and
+// the flags offered. GMEM_SETUP_VM and GMEM_FLAG_VARIANTS' gate both ask this.
+inline ::gmem_test::Need variant_need(unsigned long vm_type, std::uint64_t flags) {
+    return ::gmem_test::Need().gmem_flags(vm_type, flags);
+}
+
 // Opens /dev/kvm and creates a VM of the variant's type, after SKIPping with
-// the probe's reason when the type, guest_memfd (CAP-02) or the flags are not
-// offered. Call from FIXTURE_SETUP.
+// the probe's reason when variant_need() is not met. Call from FIXTURE_SETUP.
 #define GMEM_SETUP_VM(self, variant)                                                               \
     do {                                                                                           \
-        REQUIRE(::gmem_test::Need().gmem_flags((variant)->vm_type, (variant)->flags));             \
+        REQUIRE(::gmem_test::variant_need((variant)->vm_type, (variant)->flags));                  \
         (self)->kvm.emplace(::gmem_test::Kvm::open());                                             \
         (self)->vm = (self)->kvm->create_vm((variant)->vm_type);                                   \
     } while (0)
@@ -70,7 +75,7 @@ inline std::string flags_text(std::uint64_t flags) {
 // each. The fixture's setup must start with GMEM_SETUP_VM.
 #define GMEM_FLAG_VARIANTS(fx)                                                                     \
     FIXTURE_VARIANT_GATE(fx) {                                                                     \
-        return ::gmem_test::Need().gmem_flags(variant->vm_type, variant->flags).missing();         \
+        return ::gmem_test::variant_need(variant->vm_type, variant->flags).missing();              \
     }                                                                                              \
     GMEM_VARIANTS_FOR_TYPE_(fx, default_vm, ::gmem::uapi::kvm_x86_default_vm);                     \
     GMEM_VARIANTS_FOR_TYPE_(fx, sw_protected_vm, ::gmem::uapi::kvm_x86_sw_protected_vm);           \

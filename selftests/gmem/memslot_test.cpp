@@ -26,6 +26,13 @@ std::uint64_t pages(std::uint64_t n) {
     return n * page();
 }
 
+// Ordinary memory for a slot's userspace_addr.
+gmem::Mapping anon_backing(std::uint64_t size) {
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_OK(p);
+    return gmem::Mapping(p, size);
+}
+
 
 } // namespace
 
@@ -62,11 +69,8 @@ GMEM_FLAG_VARIANTS(slot);
 FIXTURE_SETUP(slot) {
     GMEM_SETUP_VM(self, variant);
     self->gmem = self->vm.create_guest_memfd(pages(file_pages), variant->flags);
-    void* p = ::mmap(nullptr, pages(file_pages), PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    ASSERT_OK(p);
-    self->backing = gmem::Mapping(p, pages(file_pages));
-    self->uaddr = reinterpret_cast<std::uint64_t>(p);
+    self->backing = anon_backing(pages(file_pages));
+    self->uaddr = reinterpret_cast<std::uint64_t>(self->backing.get());
 }
 FIXTURE_TEARDOWN(slot) {}
 
@@ -264,11 +268,8 @@ TEST_F(slot, delete_releases_every_page, "SLOT-07") {
     const Vm& vm = self->vm;
     constexpr std::uint64_t big_pages = 66;
     const GuestMemfd big = vm.create_guest_memfd(pages(big_pages), variant->flags);
-    void* p = ::mmap(nullptr, pages(big_pages), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
-    ASSERT_OK(p);
-    const gmem::Mapping backing(p, pages(big_pages));
-    const auto uaddr = reinterpret_cast<std::uint64_t>(p);
+    const gmem::Mapping backing = anon_backing(pages(big_pages));
+    const auto uaddr = reinterpret_cast<std::uint64_t>(backing.get());
     const std::uint64_t gpa_b = gpa_base + pages(1024);
     const auto range = [&](std::uint32_t slot, std::uint64_t gpa, std::uint64_t first, std::uint64_t n) {
         return vm.try_set_memslot(Memslot::for_gmem(slot, gpa, pages(n), big.fd(), pages(first), uaddr));
